@@ -1,0 +1,52 @@
+"""Projects a case file into the read model: an idempotent upsert keyed by case and version."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio import activity
+
+from models.case import CaseFile
+from models.tables import CaseRow, HistoryRow
+
+
+def case_row(case: CaseFile) -> CaseRow:
+    return CaseRow(
+        reference=case.reference, police_area=case.police_area, cps_area=case.cps_area,
+        state=case.state.value, outcome=case.outcome.value if case.outcome else None,
+        stalking=case.stalking, domestic_abuse=case.domestic_abuse, version=case.version,
+        opened_at=case.opened_at, state_since=case.state_since,
+        updated_at=datetime.now(UTC), complainants=len(case.complainants),
+        charges=",".join(o.value for o in case.charges),
+        linked_cases=",".join(link.reference for link in case.linked_cases),
+    )
+
+
+class ReadModelActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="project_case")
+    def project_case(self, case: CaseFile) -> int:
+        """Write the case row if this version is newer, and any history rows not yet written.
+
+        A retried or out-of-order projection never goes backwards and never duplicates.
+        """
+        with Session(self._engine) as session:
+            existing = session.get(CaseRow, case.reference)
+            if existing is None:
+                session.add(case_row(case))
+            elif existing.version < case.version:
+                for key, value in case_row(case).model_dump().items():
+                    setattr(existing, key, value)
+            known = set(session.exec(
+                select(HistoryRow.version).where(HistoryRow.reference == case.reference)))
+            for entry in case.history:
+                if entry.version not in known:
+                    session.add(HistoryRow(
+                        reference=case.reference, version=entry.version, at=entry.at,
+                        action=entry.action, actor_id=entry.actor.user_id,
+                        actor_role=entry.actor.role.value, state_before=entry.state_before.value,
+                        state_after=entry.state_after.value, summary=entry.summary))
+            session.commit()
+        return case.version

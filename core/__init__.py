@@ -1,0 +1,1 @@
+"""Settings, the Temporal client and the database engine: built once, shared by all."""

@@ -1,0 +1,29 @@
+"""The read-model database: engine and sessions. Never imported by workflow code."""
+
+from pathlib import Path
+
+from sqlalchemy import Engine, event
+from sqlmodel import SQLModel, create_engine
+
+import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+
+
+def make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(database_url, connect_args={"check_same_thread": False,
+                                                           "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _wal(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # WAL lets the API read while the worker writes.
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)

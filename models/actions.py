@@ -1,0 +1,449 @@
+"""Handler actions: one pydantic model each, joined in a union discriminated by `kind`.
+
+Fields that a protocol GUARD checks are optional here on purpose: leaving one out is not
+malformed input (422) but an action the protocol refuses (409 naming the rule).
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from models.case import (
+    Actor,
+    Bail,
+    CaseFile,
+    Conduct,
+    DraftProhibition,
+    HistoryConsidered,
+    Hearing,
+)
+from models.enums import ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
+from models.offences import Offence
+from models.people import (
+    Complainant,
+    ContactDetails,
+    RiskAssessment,
+    SpecialMeasuresViews,
+    SupportReferral,
+    Suspect,
+    VictimPersonalStatement,
+)
+
+
+class _Action(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class ForComplainant(_Action):
+    complainant_id: str = Field(min_length=1, max_length=64)
+
+
+# --- people and risk (§3, §6) -------------------------------------------------------------
+class AddComplainant(_Action):
+    kind: Literal["add_complainant"] = "add_complainant"
+    complainant: Complainant
+
+
+class AddSuspect(_Action):
+    kind: Literal["add_suspect"] = "add_suspect"
+    suspect: Suspect
+
+
+class RecordRiskAssessment(ForComplainant):
+    kind: Literal["record_risk_assessment"] = "record_risk_assessment"
+    assessment: RiskAssessment
+
+
+class RecordContactDetails(ForComplainant):
+    kind: Literal["record_contact_details"] = "record_contact_details"
+    contact: ContactDetails
+
+
+class RecordAddressChange(ForComplainant):
+    kind: Literal["record_address_change"] = "record_address_change"
+    address: str = Field(min_length=1, max_length=500)
+
+
+class RecordAlteredBehaviour(ForComplainant):
+    kind: Literal["record_altered_behaviour"] = "record_altered_behaviour"
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class RecordSpecialMeasuresViews(ForComplainant):
+    kind: Literal["record_special_measures_views"] = "record_special_measures_views"
+    views: SpecialMeasuresViews
+
+
+class ReferToSupportService(ForComplainant):
+    kind: Literal["refer_to_support_service"] = "refer_to_support_service"
+    referral: SupportReferral
+
+
+class RecordVps(ForComplainant):
+    kind: Literal["record_vps"] = "record_vps"
+    vps: VictimPersonalStatement
+
+
+class RecordOrderViews(ForComplainant):
+    kind: Literal["record_order_views"] = "record_order_views"
+    views: str = Field(min_length=1, max_length=5000)
+
+
+class RecordComplainantInformed(ForComplainant):
+    kind: Literal["record_complainant_informed"] = "record_complainant_informed"
+    topic: Literal["charging_decision", "victims_right_to_review", "order_conditions",
+                   "bail_decision", "hearing", "outcome"]
+    means: str = Field(min_length=1, max_length=50)
+    shared_with: list[str] = Field(default_factory=list)
+
+
+# --- investigation (§3) -------------------------------------------------------------------
+class RecordEvidenceItem(_Action):
+    kind: Literal["record_evidence_item"] = "record_evidence_item"
+    item: str = Field(min_length=1, max_length=200)
+    note: str = ""
+
+
+class RecordSuspectAccount(_Action):
+    kind: Literal["record_suspect_account"] = "record_suspect_account"
+    answers: dict[str, str] = Field(min_length=1)
+
+
+class AddCandidateOffence(_Action):
+    kind: Literal["add_candidate_offence"] = "add_candidate_offence"
+    offence: Offence
+    note: str = ""
+    online: bool = False
+    last_act_on: date | None = Field(
+        default=None, description="The latest act in the course of conduct (MCA 1980 s.127)."
+    )
+
+
+class RecordStalkingConsidered(_Action):
+    kind: Literal["record_stalking_considered"] = "record_stalking_considered"
+    decision: str = Field(min_length=1, max_length=2000)
+    reasons: str = Field(min_length=1, max_length=5000)
+
+
+class RecordMultiAgencyReferral(_Action):
+    kind: Literal["record_multi_agency_referral"] = "record_multi_agency_referral"
+    marac_considered: bool
+    mappa_considered: bool
+    outcome: str = Field(min_length=1, max_length=2000)
+
+
+class IssuePin(_Action):
+    kind: Literal["issue_pin"] = "issue_pin"
+    reasons: str = Field(min_length=1)
+
+
+class RecordBail(_Action):
+    kind: Literal["record_bail"] = "record_bail"
+    bail: Bail
+
+
+class ReportBailBreach(_Action):
+    kind: Literal["report_bail_breach"] = "report_bail_breach"
+    description: str = Field(min_length=1, max_length=5000)
+
+
+class RecordNewIncident(_Action):
+    kind: Literal["record_new_incident"] = "record_new_incident"
+    description: str = Field(min_length=1, max_length=5000)
+
+
+# --- referral and charging (§4) -----------------------------------------------------------
+class ReferToCps(_Action):
+    kind: Literal["refer_to_cps"] = "refer_to_cps"
+    statements: int = Field(ge=0, description="Number of statements supplied.")
+    special_measures_may_be_needed: bool = False
+    mg2_included: bool = False
+    risk_documentation: bool = False
+    early_advice: bool = False
+
+
+class BeginChargingReview(_Action):
+    kind: Literal["begin_charging_review"] = "begin_charging_review"
+
+
+class RecordHistoryConsidered(_Action):
+    kind: Literal["record_history_considered"] = "record_history_considered"
+    history: HistoryConsidered
+
+
+class NewActionPlanItem(BaseModel):
+    item_id: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1)
+    due_on: date
+
+
+class MakeChargingDecision(_Action):
+    kind: Literal["make_charging_decision"] = "make_charging_decision"
+    decision: ChargingDecisionKind
+    test: ChargingTest = ChargingTest.FULL_CODE
+    charges: list[Offence] = Field(default_factory=list)
+    reasons: str | None = None
+    action_plan: list[NewActionPlanItem] = Field(default_factory=list)
+    no_further_work: bool = Field(
+        default=False, description="§4.7: no action plan because no work is outstanding."
+    )
+    harassment_reasons: str | None = Field(
+        default=None, description="§4.2: why s.2/s.4 rather than s.2A/s.4A."
+    )
+    breach_only_reasons: str | None = Field(
+        default=None, description="G.1: why only the breach is charged."
+    )
+    postal_requisition: bool = False
+    postal_requisition_justification: str | None = None
+    further_evidence_expected: str | None = None
+    further_evidence_due_on: date | None = None
+
+
+class CompleteActionItem(_Action):
+    kind: Literal["complete_action_item"] = "complete_action_item"
+    item_id: str
+    note: str = ""
+
+
+class RecordFurtherEvidence(_Action):
+    kind: Literal["record_further_evidence"] = "record_further_evidence"
+    note: str = Field(min_length=1)
+
+
+# --- case preparation (§5) ----------------------------------------------------------------
+class WithdrawalStatement(BaseModel):
+    """§5.3: every point of the complainant's written statement."""
+
+    reasons: str | None = None
+    amendment_explanation: str | None = None
+    original_complaint_true: str | None = None
+    pressure: str | None = None
+    discussed_with: str | None = None
+    civil_action: str | None = None
+
+
+class OfficerReport(BaseModel):
+    """§5.4: every point of the officer's report on a withdrawal."""
+
+    views_on_case: str | None = None
+    how_to_proceed: str | None = None
+    reaction_to_compulsion: str | None = None
+    safety_risks: str | None = None
+    support_available: str | None = None
+    support_organisation_view: str | None = None
+    impact_on_complainant: str | None = None
+
+
+class RecordWithdrawal(ForComplainant):
+    kind: Literal["record_withdrawal"] = "record_withdrawal"
+    statement: WithdrawalStatement
+    officer_report: OfficerReport
+    complaint_true: bool
+
+
+class RecordProceedDecision(_Action):
+    kind: Literal["record_proceed_decision"] = "record_proceed_decision"
+    decision: str = Field(min_length=1)
+    reasons: str = Field(min_length=1)
+
+
+class RecordSafetyCheck(ForComplainant):
+    kind: Literal["record_safety_check"] = "record_safety_check"
+    complainant_safe: bool
+    children_and_dependents_safe: bool
+    sources: str = Field(min_length=1)
+
+
+class ApplyWitnessSummons(ForComplainant):
+    kind: Literal["apply_witness_summons"] = "apply_witness_summons"
+    last_resort_reason: str | None = None
+
+
+class IndicateGuiltyPlea(_Action):
+    kind: Literal["indicate_guilty_plea"] = "indicate_guilty_plea"
+
+
+class ListHearing(_Action):
+    kind: Literal["list_hearing"] = "list_hearing"
+    hearing: Hearing
+
+
+class RecordFirstAppearance(_Action):
+    kind: Literal["record_first_appearance"] = "record_first_appearance"
+    on: datetime
+
+
+# --- pleas and trial (§7, §8) -------------------------------------------------------------
+class RecordManagerAuthority(_Action):
+    kind: Literal["record_manager_authority"] = "record_manager_authority"
+    note: str = Field(min_length=1)
+
+
+class RecordComplainantPleaViews(_Action):
+    kind: Literal["record_complainant_plea_views"] = "record_complainant_plea_views"
+    views: str = Field(min_length=1)
+
+
+class LesserPleaReasons(BaseModel):
+    """§7.2: the points a prosecutor must have regard to."""
+
+    complainant_views: str | None = None
+    new_evidence: str | None = None
+    changed_circumstances: str | None = None
+    witness_summons_public_interest: str | None = None
+    strength_of_stalking_evidence: str | None = None
+    defence_reasons: str | None = None
+    explanation_to_complainant: str | None = None
+
+
+class AcceptLesserPlea(_Action):
+    kind: Literal["accept_lesser_plea"] = "accept_lesser_plea"
+    charges: list[Offence] = Field(min_length=1)
+    compelling_reasons: LesserPleaReasons
+
+
+class EnterPleas(_Action):
+    kind: Literal["enter_pleas"] = "enter_pleas"
+    guilty: bool
+
+
+class RecordAdvocateIntroduction(_Action):
+    kind: Literal["record_advocate_introduction"] = "record_advocate_introduction"
+
+
+class RecordVerdict(_Action):
+    kind: Literal["record_verdict"] = "record_verdict"
+    verdict: Verdict
+
+
+class RecordSentence(_Action):
+    kind: Literal["record_sentence"] = "record_sentence"
+    sentence: str = Field(min_length=1, max_length=2000)
+
+
+class Discontinue(_Action):
+    kind: Literal["discontinue"] = "discontinue"
+    reasons: str = Field(min_length=1)
+
+
+# --- restraining orders and breaches (§9, G) ----------------------------------------------
+class ReverifyOrderDetails(_Action):
+    kind: Literal["reverify_order_details"] = "reverify_order_details"
+    note: str = Field(min_length=1)
+
+
+class ApplyRestrainingOrder(_Action):
+    kind: Literal["apply_restraining_order"] = "apply_restraining_order"
+    form: Form
+    mg5_served: bool
+    draft: list[DraftProhibition] = Field(min_length=1)
+
+
+class NewOrder(BaseModel):
+    protected_person_id: str
+    conditions: list[str] = Field(min_length=1)
+    made_on: date
+    expires_on: date | None = Field(default=None, description="None: until further order.")
+
+
+class MakeRestrainingOrder(_Action):
+    kind: Literal["make_restraining_order"] = "make_restraining_order"
+    orders: list[NewOrder] = Field(min_length=1)
+
+
+class RevokeAndReplaceOrder(_Action):
+    kind: Literal["revoke_and_replace_order"] = "revoke_and_replace_order"
+    revoke_order_id: str
+    replacements: list[NewOrder] = Field(default_factory=list)
+
+
+class ReportOrderBreach(_Action):
+    kind: Literal["report_order_breach"] = "report_order_breach"
+    order_id: str
+    breach_reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
+    description: str = Field(min_length=1, max_length=5000)
+    new_offences: list[Offence] = Field(default_factory=list)
+
+
+class RecordConduct(_Action):
+    kind: Literal["record_conduct"] = "record_conduct"
+    conduct: Conduct
+
+
+class CloseCase(_Action):
+    kind: Literal["close_case"] = "close_case"
+    outcome: Outcome
+
+
+Action = Annotated[
+    AddComplainant | AddSuspect | RecordRiskAssessment | RecordContactDetails
+    | RecordAddressChange | RecordAlteredBehaviour | RecordSpecialMeasuresViews
+    | ReferToSupportService | RecordVps | RecordOrderViews | RecordComplainantInformed
+    | RecordEvidenceItem | RecordSuspectAccount | AddCandidateOffence | RecordStalkingConsidered
+    | RecordMultiAgencyReferral | IssuePin | RecordBail | ReportBailBreach | RecordNewIncident
+    | ReferToCps | BeginChargingReview | RecordHistoryConsidered | MakeChargingDecision
+    | CompleteActionItem | RecordFurtherEvidence | RecordWithdrawal | RecordProceedDecision
+    | RecordSafetyCheck | ApplyWitnessSummons | IndicateGuiltyPlea | ListHearing
+    | RecordFirstAppearance | RecordManagerAuthority | RecordComplainantPleaViews
+    | AcceptLesserPlea | EnterPleas | RecordAdvocateIntroduction | RecordVerdict
+    | RecordSentence | Discontinue | ReverifyOrderDetails | ApplyRestrainingOrder
+    | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordConduct
+    | CloseCase,
+    Field(discriminator="kind"),
+]
+
+
+class ActionRequest(BaseModel):
+    """The input of the `act` update: who does what, with an id that makes retries safe."""
+
+    request_id: str = Field(min_length=1, max_length=100)
+    actor: Actor
+    action: Action
+    reasons: str | None = Field(default=None, max_length=5000)
+
+
+class Refusal(BaseModel):
+    """A GUARD that refused an action: the rule id and a sentence saying what is missing."""
+
+    rule: str
+    message: str
+
+
+class ActionResult(BaseModel):
+    """The update's result: the case as it stands after the action."""
+
+    case: CaseFile
+    entry_version: int
+
+
+class NewCase(BaseModel):
+    """The input that opens a case (POST /cases and the workflow's start argument)."""
+
+    model_config = {"extra": "forbid"}
+
+    reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
+    police_area: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    cps_area: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    stalking: bool
+    domestic_abuse: bool
+    complex: bool = False
+    suspects: list[Suspect] = Field(default_factory=list)
+    complainants: list[Complainant] = Field(min_length=1)
+    offences: list[Offence] = Field(default_factory=list)
+    linked_from: str | None = None
+    opened_by: Actor | None = None
+
+
+class CaseWorkflowInput(BaseModel):
+    """The workflow's single argument; the file is carried over on continue-as-new."""
+
+    new_case: NewCase | None = None
+    carried_over: CaseFile | None = None
+    index_search_attributes: bool = True
+
+
+ACTION_KINDS: dict[str, type[BaseModel]] = {
+    model.model_fields["kind"].default: model
+    for model in Action.__origin__.__args__  # type: ignore[attr-defined]
+}

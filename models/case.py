@@ -1,0 +1,299 @@
+"""The case file: everything the workflow knows about one case, and what it records."""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from models.enums import (
+    CaseState,
+    ChargingDecisionKind,
+    ChargingTest,
+    DecidedBy,
+    Form,
+    Outcome,
+    Role,
+    Verdict,
+)
+from models.offences import Offence
+from models.people import Complainant, Suspect
+
+REFERENCE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}$"
+AREA_PATTERN = r"^[a-z0-9][a-z0-9-]{1,39}$"
+
+
+class Actor(BaseModel):
+    """Who performs an action: the authenticated user, their role and their area."""
+
+    user_id: str = Field(min_length=1, max_length=100)
+    role: Role
+    area: str = Field(pattern=AREA_PATTERN)
+
+
+class Reasoned(BaseModel):
+    """A decision with its reasons (RECORD rules)."""
+
+    decision: str = Field(min_length=1, max_length=2000)
+    reasons: str = Field(min_length=1, max_length=5000)
+
+
+class CandidateOffence(BaseModel):
+    """§3.5 / G.3: other offending in the course of conduct, online or in person."""
+
+    offence: Offence
+    note: str = ""
+    online: bool = False
+
+
+class ChecklistItem(BaseModel):
+    done: bool = True
+    note: str = ""
+    at: datetime | None = None
+
+
+class MultiAgencyReferral(BaseModel):
+    """§3.7: whether MARAC and/or MAPPA referral was considered, and the outcome."""
+
+    marac_considered: bool
+    mappa_considered: bool
+    outcome: str = Field(min_length=1)
+
+
+class Bail(BaseModel):
+    """§4.11: pre-charge conditional bail under PACE s.47."""
+
+    granted_on: date
+    conditions: list[str] = Field(min_length=1)
+    complainant_views: str | None = None
+    expires_on: date | None = None
+    extended_by: str | None = Field(default=None, description="inspector, superintendent or court")
+
+
+class Incident(BaseModel):
+    """A new incident, breach or change of circumstances: it makes a risk review due (§3.7)."""
+
+    at: datetime
+    description: str
+    kind: str = "incident"
+
+
+class Referral(BaseModel):
+    """§4.5: what accompanies a pre-charge referral."""
+
+    referred_at: datetime
+    statements: int
+    mg2_included: bool
+    risk_documentation: bool
+    early_advice: bool = False
+
+
+class HistoryConsidered(BaseModel):
+    """§4.6: the history a prosecutor considered before charging."""
+
+    previous_convictions: str
+    intelligence: str
+    order_breaches: str
+    bad_character: str
+    other_force_areas: str
+
+
+class ActionPlanItem(BaseModel):
+    """§4.7: an action agreed between CPS and police, with its agreed date."""
+
+    item_id: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1)
+    owner_role: Role = Role.OFFICER_IN_CASE
+    due_on: date
+    done_at: datetime | None = None
+
+
+class ChargingDecision(BaseModel):
+    """§4.7: an MG3 (or police decision) with its reasons."""
+
+    at: datetime
+    decided_by: DecidedBy
+    kind: ChargingDecisionKind
+    test: ChargingTest = ChargingTest.FULL_CODE
+    charges: list[Offence] = Field(default_factory=list)
+    reasons: str
+    harassment_reasons: str | None = None
+    breach_only_reasons: str | None = None
+    postal_requisition: bool = False
+    postal_requisition_justification: str | None = None
+
+
+class ThresholdEvidence(BaseModel):
+    """§4.10: the further evidence a Threshold Test charge relies on."""
+
+    expected: str
+    due_on: date
+    arrived_at: datetime | None = None
+
+
+class Withdrawal(BaseModel):
+    """§5.3 and §5.4: a complainant's withdrawal, the statement and the officer's report."""
+
+    complainant_id: str
+    at: datetime
+    statement: dict[str, str]
+    officer_report: dict[str, str]
+    complaint_true: bool
+
+
+class SafetyCheck(BaseModel):
+    """§5.8: enquiries that a witness summons will not endanger complainant or dependents."""
+
+    complainant_id: str
+    at: datetime
+    complainant_safe: bool
+    children_and_dependents_safe: bool
+    sources: str
+
+
+class WitnessSummons(BaseModel):
+    complainant_id: str
+    at: datetime
+    reason: str
+
+
+class Hearing(BaseModel):
+    kind: str = Field(pattern=r"^(first_hearing|plea|trial|sentence|order|breach)$")
+    on: datetime
+    court: str = ""
+
+
+class PleaAuthority(BaseModel):
+    """§7.3: the manager's authority, then the complainant's views, before a lesser plea."""
+
+    authorised_by: str
+    authorised_at: datetime
+    complainant_views: str | None = None
+    views_taken_at: datetime | None = None
+
+
+class DraftProhibition(BaseModel):
+    protected_person_id: str
+    prohibitions: list[str] = Field(min_length=1)
+
+
+class OrderApplication(BaseModel):
+    """§9.1-§9.3: the application for a restraining order."""
+
+    on_verdict: Verdict
+    applied_at: datetime
+    form: Form
+    mg5_served: bool
+    draft: list[DraftProhibition] = Field(min_length=1)
+
+
+class RestrainingOrder(BaseModel):
+    """An order made by the court, protecting one person, indefinite or to a date."""
+
+    order_id: str
+    protected_person_id: str
+    conditions: list[str] = Field(min_length=1)
+    made_on: date
+    expires_on: date | None = None
+    revoked_at: datetime | None = None
+    replaces: str | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.revoked_at is None and (self.expires_on is None or day <= self.expires_on)
+
+
+class LinkedCase(BaseModel):
+    reference: str
+    relation: str
+    area: str | None = None
+
+
+class ComplainantNotice(BaseModel):
+    """A fact the complainant was told (P4.9, P6.9, P9.4) and by which means."""
+
+    complainant_id: str
+    topic: str
+    at: datetime
+    means: str
+    shared_with: list[str] = Field(default_factory=list)
+
+
+class Conduct(BaseModel):
+    """G.3: conduct before, during or after a breach, online or in person."""
+
+    when: str = Field(pattern=r"^(before|during|after)$")
+    online: bool
+    description: str
+
+
+class HistoryEntry(BaseModel):
+    """One accepted action: who, when, what and why (the RECORD rules)."""
+
+    version: int
+    at: datetime
+    actor: Actor
+    action: str
+    summary: str
+    reasons: str | None = None
+    state_before: CaseState
+    state_after: CaseState
+    rules: list[str] = Field(default_factory=list)
+
+
+class CaseFile(BaseModel):
+    """The whole case as the workflow holds it; the query returns it."""
+
+    reference: str
+    police_area: str
+    cps_area: str
+    stalking: bool
+    domestic_abuse: bool
+    complex: bool = False
+    state: CaseState = CaseState.INVESTIGATION
+    outcome: Outcome | None = None
+    opened_at: datetime
+    state_since: datetime
+    version: int = 0
+    suspects: list[Suspect] = Field(default_factory=list)
+    complainants: list[Complainant] = Field(default_factory=list)
+    candidate_offences: list[CandidateOffence] = Field(default_factory=list)
+    last_act_on: date | None = None
+    charges: list[Offence] = Field(default_factory=list)
+    evidence_checklist: dict[str, ChecklistItem] = Field(default_factory=dict)
+    suspect_account: dict[str, str] = Field(default_factory=dict)
+    stalking_considered: Reasoned | None = None
+    multi_agency: MultiAgencyReferral | None = None
+    pin_issued: bool = False
+    bail: Bail | None = None
+    incidents: list[Incident] = Field(default_factory=list)
+    referral: Referral | None = None
+    history_considered: HistoryConsidered | None = None
+    decisions: list[ChargingDecision] = Field(default_factory=list)
+    action_plan: list[ActionPlanItem] = Field(default_factory=list)
+    threshold_evidence: ThresholdEvidence | None = None
+    withdrawals: list[Withdrawal] = Field(default_factory=list)
+    proceed_decision: Reasoned | None = None
+    safety_checks: list[SafetyCheck] = Field(default_factory=list)
+    witness_summonses: list[WitnessSummons] = Field(default_factory=list)
+    guilty_plea_indicated: bool = False
+    hearings: list[Hearing] = Field(default_factory=list)
+    plea_authority: PleaAuthority | None = None
+    lesser_plea_accepted: Reasoned | None = None
+    advocate_introduced_at: datetime | None = None
+    verdict: Verdict | None = None
+    sentence: str | None = None
+    order_application: OrderApplication | None = None
+    details_reverified_at: datetime | None = None
+    orders: list[RestrainingOrder] = Field(default_factory=list)
+    linked_cases: list[LinkedCase] = Field(default_factory=list)
+    notices: list[ComplainantNotice] = Field(default_factory=list)
+    conduct: list[Conduct] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    def complainant(self, complainant_id: str) -> Complainant | None:
+        return next((c for c in self.complainants if c.complainant_id == complainant_id), None)
+
+    def orders_in_force(self, day: date) -> list[RestrainingOrder]:
+        return [o for o in self.orders if o.in_force_on(day)]
+
+    @property
+    def latest_decision(self) -> ChargingDecision | None:
+        return self.decisions[-1] if self.decisions else None

@@ -1,0 +1,90 @@
+"""Suspects and complainants, and what the protocol requires to be recorded about each.
+
+Names, addresses and contact details here are personal data: they travel only inside
+encrypted Temporal payloads and are shown only to the roles that need them.
+"""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from models.enums import ContactMeans, RiskLevel, RiskTool, SupportService
+
+
+class Suspect(BaseModel):
+    suspect_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date | None = None
+    identifiers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other identifiers: PNC id, phone numbers, e-mail and social-media handles.",
+    )
+
+
+class RiskAssessment(BaseModel):
+    """§3.7: one assessment with a named tool, its level, date and assessor."""
+
+    tool: RiskTool
+    tool_name: str | None = Field(default=None, description="Required when tool is 'other'.")
+    level: RiskLevel
+    assessed_on: date
+    assessor: str = Field(min_length=1, max_length=200)
+
+
+class ContactDetails(BaseModel):
+    """§6.4: the complainant's SPOC, preferred means and, where needed, a safe method."""
+
+    spoc: str | None = None
+    preferred_means: ContactMeans | None = None
+    safe_contact: str | None = Field(
+        default=None, description="A safe number or method agreed with the complainant."
+    )
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class VictimPersonalStatement(BaseModel):
+    """§6.7: a VPS, or the reason it was not taken, and how it is to be presented."""
+
+    taken_on: date | None = None
+    not_taken_reason: str | None = None
+    presentation: str | None = Field(
+        default=None, description="Read aloud by the complainant, read for them, or played."
+    )
+    addendum: bool = False
+
+
+class SpecialMeasuresViews(BaseModel):
+    """§6.5: special measures explained and the complainant's informed views."""
+
+    explained_on: date
+    views: str = Field(min_length=1)
+    supporter: SupportService | None = None
+    supporter_name: str | None = None
+
+
+class SupportReferral(BaseModel):
+    """§6.1: a referral to a specialist service, only with consent."""
+
+    service: str = Field(min_length=1)
+    consent: bool
+    referred_on: date
+
+
+class Complainant(BaseModel):
+    complainant_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    contact: ContactDetails = Field(default_factory=ContactDetails)
+    risk_assessments: list[RiskAssessment] = Field(default_factory=list)
+    vps: list[VictimPersonalStatement] = Field(default_factory=list)
+    special_measures: SpecialMeasuresViews | None = None
+    support_referrals: list[SupportReferral] = Field(default_factory=list)
+    altered_behaviour: str | None = Field(default=None, description="§3.9: the recorded answer.")
+    order_views: str | None = Field(
+        default=None, description="§5.2/§9.2: views on restraining-order conditions."
+    )
+    address_changed_at: datetime | None = None
+
+    def latest_risk(self) -> RiskAssessment | None:
+        return max(self.risk_assessments, key=lambda r: r.assessed_on, default=None)

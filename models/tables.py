@@ -1,0 +1,49 @@
+"""The read model: SQLModel tables projected from the workflows. Indexed for lists."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class CaseRow(SQLModel, table=True):
+    """One row per case: what lists, filters and managers' views need. No personal data."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_area_state", "police_area", "state"),
+        Index("ix_cases_state_since", "state", "state_since"),
+    )
+
+    reference: str = Field(primary_key=True, max_length=40)
+    police_area: str = Field(max_length=40)
+    cps_area: str = Field(max_length=40, index=True)
+    state: str = Field(max_length=32)
+    outcome: str | None = Field(default=None, max_length=32)
+    stalking: bool
+    domestic_abuse: bool
+    version: int
+    opened_at: datetime
+    state_since: datetime
+    updated_at: datetime
+    complainants: int = 0
+    charges: str = Field(default="", max_length=500)
+    linked_cases: str = Field(default="", max_length=2000)
+    next_deadline: datetime | None = Field(default=None, index=True)
+    overdue: bool = Field(default=False, index=True)
+
+
+class HistoryRow(SQLModel, table=True):
+    """Each accepted action, keyed by case and version, for reports and timelines."""
+
+    __tablename__ = "case_history"
+
+    reference: str = Field(primary_key=True, max_length=40)
+    version: int = Field(primary_key=True)
+    at: datetime = Field(index=True)
+    action: str = Field(max_length=64)
+    actor_id: str = Field(max_length=100)
+    actor_role: str = Field(max_length=32)
+    state_before: str = Field(max_length=32)
+    state_after: str = Field(max_length=32)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
