@@ -31,7 +31,7 @@ def build_worker(client: Client, settings: Settings, engine: Engine,
         workflows=[CaseWorkflow],
         activities=[read_model.project_case],
         activity_executor=executor,
-        max_concurrent_activities=32,
+        max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

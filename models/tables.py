@@ -47,3 +47,15 @@ class HistoryRow(SQLModel, table=True):
     state_before: str = Field(max_length=32)
     state_after: str = Field(max_length=32)
     summary: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class UserRow(SQLModel, table=True):
+    """A local user of the embedded default (production users come from the OIDC provider)."""
+
+    __tablename__ = "users"
+
+    username: str = Field(primary_key=True, max_length=100)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(max_length=32)
+    area: str = Field(max_length=40)
+    active: bool = True

@@ -159,11 +159,13 @@ assert set(LIFECYCLE) == set(a.ACTION_KINDS) == set(EFFECTS), "every action need
 def check(case: CaseFile, request: a.ActionRequest, now: datetime) -> a.Refusal | None:
     """Decide whether the action may be taken, without changing anything.
 
-    Order matters: who may act (ACCESS), then where (STATE), then the facts (INPUT and the
+    Order matters: whose case and who may act (ACCESS), then where (STATE), then the facts (INPUT and the
     protocol GUARDs, in the order the row lists them).
     """
     action, actor = request.action, request.actor
     spec = LIFECYCLE[action.kind]
+    if actor.area not in (case.police_area, case.cps_area):
+        return a.Refusal(rule="ACCESS", message="This case belongs to another area.")
     if actor.role not in spec.roles:
         allowed = ", ".join(sorted(r.value for r in spec.roles))
         return a.Refusal(rule="ACCESS", message=(

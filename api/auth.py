@@ -1,0 +1,96 @@
+"""Bearer-token authentication (OAuth2 with JWTs) and the current user.
+
+Local tokens are HS256, signed with CASES_JWT_SIGNING_KEY and issued by POST /auth/token for
+users created with `cases-admin create-user`. With CASES_OIDC_ISSUER set, tokens from that
+provider are verified instead, with keys from its JWKS, its issuer and audience.
+"""
+
+import hashlib
+import hmac
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import ValidationError
+
+from core.settings import Settings
+from models.case import Actor
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def issue_token(settings: Settings, actor: Actor, minutes: int | None = None) -> str:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": actor.user_id, "role": actor.role.value, "area": actor.area,
+        "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
+        "iat": now, "nbf": now, "exp": now + timedelta(minutes=minutes or settings.token_minutes),
+    }
+    return jwt.encode(claims, settings.jwt_signing_key, algorithm="HS256")
+
+
+class TokenVerifier:
+    """Verifies a bearer token and turns its claims into an Actor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url) if settings.oidc_jwks_url else None
+
+    def actor(self, token: str) -> Actor:
+        s = self._settings
+        options = {"require": ["exp", "iat", "sub", "iss", "aud"]}
+        if self._jwks is not None:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(token, key, algorithms=["RS256", "ES256"],
+                                audience=s.oidc_audience, issuer=s.oidc_issuer, options=options)
+        else:
+            claims = jwt.decode(token, s.jwt_signing_key, algorithms=["HS256"],
+                                audience=s.jwt_audience, issuer=s.jwt_issuer, options=options)
+        return Actor(user_id=claims["sub"], role=claims.get("role"), area=claims.get("area"))
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(request: Request,
+                 token: Annotated[str | None, Depends(oauth2_scheme)]) -> Actor:
+    if not token:
+        raise _unauthorised("A bearer token is required.")
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        actor = verifier.actor(token)
+    except jwt.ExpiredSignatureError as err:
+        raise _unauthorised("The token has expired.") from err
+    except jwt.InvalidAudienceError as err:
+        raise _unauthorised("The token is not for this service (audience).") from err
+    except jwt.InvalidIssuerError as err:
+        raise _unauthorised("The token's issuer is not trusted.") from err
+    except (jwt.PyJWTError, ValidationError) as err:
+        raise _unauthorised("The token is invalid.") from err
+    request.state.actor = actor
+    return actor
+
+
+CurrentUser = Annotated[Actor, Depends(current_user)]

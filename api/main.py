@@ -1,0 +1,53 @@
+"""The FastAPI application: `uvicorn --factory api.main:create_app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from api.auth import TokenVerifier
+from api.routes import cases, lifecycle, system
+from core.db import create_schema, make_engine
+from core.settings import Settings, get_settings
+from core.temporal import connect
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None,
+               engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not hasattr(app.state, "temporal"):
+            app.state.engine = engine or make_engine(settings.database_url)
+            create_schema(app.state.engine)
+            app.state.temporal = client or await connect(settings)
+        yield
+
+    app = FastAPI(
+        title="Stalking and harassment cases",
+        version="0.1.0",
+        description="Cases run end to end under the joint NPCC/CPS protocol on stalking or "
+                    "harassment offences. A refused action answers 409 with the rule id.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if client is not None and engine is not None:  # tests and embedders hand both in
+        app.state.temporal, app.state.engine = client, engine
+    app.state.verifier = TokenVerifier(settings)
+    app.include_router(system.router)
+    app.include_router(lifecycle.router)
+    app.include_router(cases.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Say what is wrong, field by field, without echoing the submitted values back.
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
+
+    return app
+

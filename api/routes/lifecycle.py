@@ -1,0 +1,41 @@
+"""The lifecycle served as data and as a Mermaid diagram."""
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+
+from workflows.lifecycle import LIFECYCLE, diagram
+
+router = APIRouter(tags=["lifecycle"])
+
+
+@router.get("/lifecycle", response_model=dict[str, Any])
+def lifecycle() -> dict[str, Any]:
+    """States, actions (where, by whom, leading where) and guards with their rule ids."""
+    from models.enums import CaseState
+
+    return {
+        "states": [s.value for s in CaseState],
+        "actions": {
+            kind: {
+                "states": [s.value for s in CaseState if s in spec.states],
+                "roles": sorted(r.value for r in spec.roles),
+                "leads_to": [s.value for s in spec.leads_to],
+                "guards": [{"name": g.__name__, "rule": _rule_of(g.__name__),
+                            "description": (g.__doc__ or "").strip()} for g in spec.guards],
+                "records": list(spec.rules),
+            }
+            for kind, spec in LIFECYCLE.items()
+        },
+        "mermaid": diagram(),
+    }
+
+
+def _rule_of(guard_name: str) -> str:
+    """p4_8_postal_requisition -> P4.8; g_1_... -> G.1; lifecycle_... -> LIFECYCLE."""
+    if match := re.match(r"p(\d+)_(\d+)_", guard_name):
+        return f"P{match[1]}.{match[2]}"
+    if match := re.match(r"g_(\d+)_", guard_name):
+        return f"G.{match[1]}"
+    return guard_name.split("_")[0].upper()
