@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import os
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -58,7 +58,7 @@ class TokenVerifier:
 
     def actor(self, token: str) -> Actor:
         s = self._settings
-        options = {"require": ["exp", "iat", "sub", "iss", "aud"]}
+        options: Any = {"require": ["exp", "iat", "sub", "iss", "aud"]}
         if self._jwks is not None:
             key = self._jwks.get_signing_key_from_jwt(token).key
             claims = jwt.decode(token, key, algorithms=["RS256", "ES256"],

@@ -2,11 +2,12 @@
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from core.settings import Settings
 
 
-def data_converter():  # noqa: ANN201 - the SDK's DataConverter type
+def data_converter() -> DataConverter:
     """Pydantic payloads (the codec that encrypts them is added here when configured)."""
     return pydantic_data_converter
 

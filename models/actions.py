@@ -15,8 +15,8 @@ from models.case import (
     CaseFile,
     Conduct,
     DraftProhibition,
-    HistoryConsidered,
     Hearing,
+    HistoryConsidered,
 )
 from models.enums import ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
 from models.offences import Offence

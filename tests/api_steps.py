@@ -38,7 +38,7 @@ class Handler:
 
     async def act(self, role: str, kind: str, expect: int = 200, reasons: str | None = None,
                   **fields: Any) -> dict[str, Any]:
-        body = {"action": {"kind": kind, **{**ACTION_EXAMPLES[kind], **fields}}}
+        body: dict[str, Any] = {"action": {"kind": kind, **{**ACTION_EXAMPLES[kind], **fields}}}
         if reasons:
             body["reasons"] = reasons
         response = await self.http.post(f"/cases/{self.reference}/actions", json=body,

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -113,7 +114,7 @@ def auth(settings: Settings) -> Callable[..., dict[str, str]]:
     return headers
 
 
-async def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Poll until check() returns something truthy: projections and visibility lag a little."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -6,6 +6,7 @@ the case file at once and answer from it; projecting to the read model happens a
 the main loop, so the caller never waits for the database.
 """
 
+from contextlib import suppress
 from datetime import timedelta
 
 from temporalio import workflow
@@ -105,15 +106,14 @@ class CaseWorkflow:
     async def _start_linked_cases(self) -> None:
         while self._pending_linked_cases:
             new_case = self._pending_linked_cases[0]
-            try:
+            # The id may be taken when the linked case was opened by hand: the link stands.
+            with suppress(WorkflowAlreadyStartedError):
                 await workflow.start_child_workflow(
                     CaseWorkflow.run,
                     CaseWorkflowInput(new_case=new_case, index_search_attributes=self._index),
                     id=case_workflow_id(new_case.reference),
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 )
-            except WorkflowAlreadyStartedError:
-                pass  # the linked case already exists (opened by hand): the link stands
             self._pending_linked_cases.pop(0)
 
     async def _project(self) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from models import actions as a
 from models.case import (
     ActionPlanItem,
+    Actor,
     CandidateOffence,
     CaseFile,
     ChargingDecision,
@@ -38,158 +39,209 @@ from models.enums import (
     Verdict,
 )
 from models.offences import OFFENCES, most_serious_first
+from models.people import Complainant
 
-Effect = Callable[[CaseFile, Any, Any, datetime], tuple[CaseState | None, str]]
+Change = tuple[CaseState | None, str]  # the state to move to (None: stay) and a summary
+Effect = Callable[[CaseFile, Any, Actor, datetime], Change]
 
 
-def _complainant(case: CaseFile, action: Any) -> Any:
+def _complainant(case: CaseFile, action: Any) -> Complainant:
     found = case.complainant(action.complainant_id)
     assert found is not None  # guaranteed by the INPUT guard
     return found
 
 
-def add_complainant(case: CaseFile, action: a.AddComplainant, actor: Any, now: datetime):
+def add_complainant(case: CaseFile, action: a.AddComplainant, actor: Actor, now: datetime) -> Change:
     case.complainants.append(action.complainant)
     return None, f"complainant {action.complainant.complainant_id} added"
 
 
-def add_suspect(case: CaseFile, action: a.AddSuspect, actor: Any, now: datetime):
+def add_suspect(case: CaseFile, action: a.AddSuspect, actor: Actor, now: datetime) -> Change:
     case.suspects.append(action.suspect)
     return None, f"suspect {action.suspect.suspect_id} added"
 
 
-def record_risk_assessment(case: CaseFile, action: a.RecordRiskAssessment, actor, now):
+def record_risk_assessment(
+    case: CaseFile, action: a.RecordRiskAssessment, actor: Actor, now: datetime
+) -> Change:
     _complainant(case, action).risk_assessments.append(action.assessment)
     a_ = action.assessment
     return None, f"risk assessed for {action.complainant_id}: {a_.tool} {a_.level}"
 
 
-def record_contact_details(case: CaseFile, action: a.RecordContactDetails, actor, now):
+def record_contact_details(
+    case: CaseFile, action: a.RecordContactDetails, actor: Actor, now: datetime
+) -> Change:
     _complainant(case, action).contact = action.contact
     return None, f"contact details recorded for {action.complainant_id}"
 
 
-def record_address_change(case: CaseFile, action: a.RecordAddressChange, actor, now):
+def record_address_change(
+    case: CaseFile, action: a.RecordAddressChange, actor: Actor, now: datetime
+) -> Change:
     person = _complainant(case, action)
     person.contact.address = action.address
     person.address_changed_at = now
     return None, f"address changed for {action.complainant_id}; order details to re-verify"
 
 
-def record_altered_behaviour(case: CaseFile, action: a.RecordAlteredBehaviour, actor, now):
+def record_altered_behaviour(
+    case: CaseFile, action: a.RecordAlteredBehaviour, actor: Actor, now: datetime
+) -> Change:
     _complainant(case, action).altered_behaviour = action.answer
     return None, f"altered behaviour recorded for {action.complainant_id}"
 
 
-def record_special_measures_views(case, action: a.RecordSpecialMeasuresViews, actor, now):
+def record_special_measures_views(
+    case: CaseFile, action: a.RecordSpecialMeasuresViews, actor: Actor, now: datetime
+) -> Change:
     _complainant(case, action).special_measures = action.views
     return None, f"special measures views recorded for {action.complainant_id}"
 
 
-def refer_to_support_service(case, action: a.ReferToSupportService, actor, now):
+def refer_to_support_service(
+    case: CaseFile, action: a.ReferToSupportService, actor: Actor, now: datetime
+) -> Change:
     _complainant(case, action).support_referrals.append(action.referral)
     return None, f"{action.complainant_id} referred, with consent, to {action.referral.service}"
 
 
-def record_vps(case, action: a.RecordVps, actor, now):
+def record_vps(case: CaseFile, action: a.RecordVps, actor: Actor, now: datetime) -> Change:
     _complainant(case, action).vps.append(action.vps)
     label = "addendum VPS" if action.vps.addendum else "VPS"
     return None, f"{label} recorded for {action.complainant_id}"
 
 
-def record_order_views(case, action: a.RecordOrderViews, actor, now):
+def record_order_views(case: CaseFile, action: a.RecordOrderViews, actor: Actor, now: datetime) -> Change:
     _complainant(case, action).order_views = action.views
     return None, f"views on a restraining order recorded for {action.complainant_id}"
 
 
-def record_complainant_informed(case, action: a.RecordComplainantInformed, actor, now):
-    case.notices.append(ComplainantNotice(
-        complainant_id=action.complainant_id, topic=action.topic, at=now, means=action.means,
-        shared_with=action.shared_with))
+def record_complainant_informed(
+    case: CaseFile, action: a.RecordComplainantInformed, actor: Actor, now: datetime
+) -> Change:
+    case.notices.append(
+        ComplainantNotice(
+            complainant_id=action.complainant_id,
+            topic=action.topic,
+            at=now,
+            means=action.means,
+            shared_with=action.shared_with,
+        )
+    )
     return None, f"{action.complainant_id} told of {action.topic.replace('_', ' ')}"
 
 
-def record_evidence_item(case, action: a.RecordEvidenceItem, actor, now):
+def record_evidence_item(case: CaseFile, action: a.RecordEvidenceItem, actor: Actor, now: datetime) -> Change:
     case.evidence_checklist[action.item] = ChecklistItem(note=action.note, at=now)
     return None, f"evidence checklist: {action.item} done"
 
 
-def record_suspect_account(case, action: a.RecordSuspectAccount, actor, now):
+def record_suspect_account(
+    case: CaseFile, action: a.RecordSuspectAccount, actor: Actor, now: datetime
+) -> Change:
     case.suspect_account.update(action.answers)
     return None, f"suspect's account: {len(action.answers)} point(s) explored"
 
 
-def add_candidate_offence(case, action: a.AddCandidateOffence, actor, now):
-    case.candidate_offences.append(CandidateOffence(
-        offence=action.offence, note=action.note, online=action.online))
+def add_candidate_offence(
+    case: CaseFile, action: a.AddCandidateOffence, actor: Actor, now: datetime
+) -> Change:
+    case.candidate_offences.append(
+        CandidateOffence(offence=action.offence, note=action.note, online=action.online)
+    )
     if action.last_act_on and (case.last_act_on is None or action.last_act_on > case.last_act_on):
         case.last_act_on = action.last_act_on
     return None, f"candidate offence: {OFFENCES[action.offence].title}"
 
 
-def record_stalking_considered(case, action: a.RecordStalkingConsidered, actor, now):
+def record_stalking_considered(
+    case: CaseFile, action: a.RecordStalkingConsidered, actor: Actor, now: datetime
+) -> Change:
     case.stalking_considered = Reasoned(decision=action.decision, reasons=action.reasons)
     return None, f"stalking considered: {action.decision}"
 
 
-def record_multi_agency_referral(case, action: a.RecordMultiAgencyReferral, actor, now):
+def record_multi_agency_referral(
+    case: CaseFile, action: a.RecordMultiAgencyReferral, actor: Actor, now: datetime
+) -> Change:
     case.multi_agency = MultiAgencyReferral(
-        marac_considered=action.marac_considered, mappa_considered=action.mappa_considered,
-        outcome=action.outcome)
+        marac_considered=action.marac_considered,
+        mappa_considered=action.mappa_considered,
+        outcome=action.outcome,
+    )
     return None, "MARAC/MAPPA referral considered"
 
 
-def issue_pin(case, action: a.IssuePin, actor, now):
+def issue_pin(case: CaseFile, action: a.IssuePin, actor: Actor, now: datetime) -> Change:
     case.pin_issued = True
     return None, "Police Information Notice issued"
 
 
-def record_bail(case, action: a.RecordBail, actor, now):
+def record_bail(case: CaseFile, action: a.RecordBail, actor: Actor, now: datetime) -> Change:
     case.bail = action.bail
     return None, f"pre-charge bail with {len(action.bail.conditions)} condition(s)"
 
 
-def report_bail_breach(case, action: a.ReportBailBreach, actor, now):
+def report_bail_breach(case: CaseFile, action: a.ReportBailBreach, actor: Actor, now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description, kind="bail_breach"))
     return None, "breach of bail before first appearance reported"
 
 
-def record_new_incident(case, action: a.RecordNewIncident, actor, now):
+def record_new_incident(case: CaseFile, action: a.RecordNewIncident, actor: Actor, now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description))
     return None, "new incident recorded; risk review due"
 
 
-def refer_to_cps(case, action: a.ReferToCps, actor, now):
+def refer_to_cps(case: CaseFile, action: a.ReferToCps, actor: Actor, now: datetime) -> Change:
     case.referral = Referral(
-        referred_at=now, statements=action.statements, mg2_included=action.mg2_included,
-        risk_documentation=action.risk_documentation, early_advice=action.early_advice)
+        referred_at=now,
+        statements=action.statements,
+        mg2_included=action.mg2_included,
+        risk_documentation=action.risk_documentation,
+        early_advice=action.early_advice,
+    )
     return CaseState.REFERRAL, "referred to the CPS for a charging decision"
 
 
-def begin_charging_review(case, action, actor, now):
+def begin_charging_review(case: CaseFile, action: Any, actor: Actor, now: datetime) -> Change:
     return CaseState.CHARGING, "charging review begun"
 
 
-def record_history_considered(case, action: a.RecordHistoryConsidered, actor, now):
+def record_history_considered(
+    case: CaseFile, action: a.RecordHistoryConsidered, actor: Actor, now: datetime
+) -> Change:
     case.history_considered = action.history
     return None, "history considered (convictions, intelligence, breaches, other areas)"
 
 
-def make_charging_decision(case, action: a.MakeChargingDecision, actor, now):
+def make_charging_decision(
+    case: CaseFile, action: a.MakeChargingDecision, actor: Actor, now: datetime
+) -> Change:
     by = DecidedBy.POLICE if actor.role in POLICE_ROLES else DecidedBy.CPS
     charges = most_serious_first(action.charges)  # G.2
-    case.decisions.append(ChargingDecision(
-        at=now, decided_by=by, kind=action.decision, test=action.test, charges=charges,
-        reasons=action.reasons or "", harassment_reasons=action.harassment_reasons,
-        breach_only_reasons=action.breach_only_reasons,
-        postal_requisition=action.postal_requisition,
-        postal_requisition_justification=action.postal_requisition_justification))
+    case.decisions.append(
+        ChargingDecision(
+            at=now,
+            decided_by=by,
+            kind=action.decision,
+            test=action.test,
+            charges=charges,
+            reasons=action.reasons or "",
+            harassment_reasons=action.harassment_reasons,
+            breach_only_reasons=action.breach_only_reasons,
+            postal_requisition=action.postal_requisition,
+            postal_requisition_justification=action.postal_requisition_justification,
+        )
+    )
     for item in action.action_plan:
-        case.action_plan.append(ActionPlanItem(
-            item_id=item.item_id, description=item.description, due_on=item.due_on))
+        case.action_plan.append(
+            ActionPlanItem(item_id=item.item_id, description=item.description, due_on=item.due_on)
+        )
     if action.further_evidence_expected and action.further_evidence_due_on:
         case.threshold_evidence = ThresholdEvidence(
-            expected=action.further_evidence_expected, due_on=action.further_evidence_due_on)
+            expected=action.further_evidence_expected, due_on=action.further_evidence_due_on
+        )
     if action.decision is ChargingDecisionKind.CHARGE:
         case.charges = charges
         titles = ", ".join(OFFENCES[o].title for o in charges)
@@ -200,137 +252,175 @@ def make_charging_decision(case, action: a.MakeChargingDecision, actor, now):
     return CaseState.INVESTIGATION, "further investigation under the action plan"
 
 
-def complete_action_item(case, action: a.CompleteActionItem, actor, now):
+def complete_action_item(case: CaseFile, action: a.CompleteActionItem, actor: Actor, now: datetime) -> Change:
     for item in case.action_plan:
         if item.item_id == action.item_id:
             item.done_at = now
     return None, f"action-plan item {action.item_id} done"
 
 
-def record_further_evidence(case, action: a.RecordFurtherEvidence, actor, now):
+def record_further_evidence(
+    case: CaseFile, action: a.RecordFurtherEvidence, actor: Actor, now: datetime
+) -> Change:
     if case.threshold_evidence is not None:
         case.threshold_evidence.arrived_at = now
     return None, "further evidence for the Full Code Test arrived"
 
 
-def record_withdrawal(case, action: a.RecordWithdrawal, actor, now):
-    case.withdrawals.append(Withdrawal(
-        complainant_id=action.complainant_id, at=now,
-        statement={k: v or "" for k, v in action.statement.model_dump().items()},
-        officer_report={k: v or "" for k, v in action.officer_report.model_dump().items()},
-        complaint_true=action.complaint_true))
+def record_withdrawal(case: CaseFile, action: a.RecordWithdrawal, actor: Actor, now: datetime) -> Change:
+    case.withdrawals.append(
+        Withdrawal(
+            complainant_id=action.complainant_id,
+            at=now,
+            statement={k: v or "" for k, v in action.statement.model_dump().items()},
+            officer_report={k: v or "" for k, v in action.officer_report.model_dump().items()},
+            complaint_true=action.complaint_true,
+        )
+    )
     return None, f"{action.complainant_id} withdrew support; decision on proceeding due"
 
 
-def record_proceed_decision(case, action: a.RecordProceedDecision, actor, now):
+def record_proceed_decision(
+    case: CaseFile, action: a.RecordProceedDecision, actor: Actor, now: datetime
+) -> Change:
     case.proceed_decision = Reasoned(decision=action.decision, reasons=action.reasons)
     return None, f"decision after withdrawal: {action.decision}"
 
 
-def record_safety_check(case, action: a.RecordSafetyCheck, actor, now):
-    case.safety_checks.append(SafetyCheck(
-        complainant_id=action.complainant_id, at=now, complainant_safe=action.complainant_safe,
-        children_and_dependents_safe=action.children_and_dependents_safe,
-        sources=action.sources))
+def record_safety_check(case: CaseFile, action: a.RecordSafetyCheck, actor: Actor, now: datetime) -> Change:
+    case.safety_checks.append(
+        SafetyCheck(
+            complainant_id=action.complainant_id,
+            at=now,
+            complainant_safe=action.complainant_safe,
+            children_and_dependents_safe=action.children_and_dependents_safe,
+            sources=action.sources,
+        )
+    )
     return None, f"safety check recorded for {action.complainant_id}"
 
 
-def apply_witness_summons(case, action: a.ApplyWitnessSummons, actor, now):
-    case.witness_summonses.append(WitnessSummons(
-        complainant_id=action.complainant_id, at=now, reason=action.last_resort_reason or ""))
+def apply_witness_summons(
+    case: CaseFile, action: a.ApplyWitnessSummons, actor: Actor, now: datetime
+) -> Change:
+    case.witness_summonses.append(
+        WitnessSummons(complainant_id=action.complainant_id, at=now, reason=action.last_resort_reason or "")
+    )
     return None, f"witness summons applied for ({action.complainant_id})"
 
 
-def indicate_guilty_plea(case, action, actor, now):
+def indicate_guilty_plea(case: CaseFile, action: Any, actor: Actor, now: datetime) -> Change:
     case.guilty_plea_indicated = True
     return None, "guilty plea indicated"
 
 
-def list_hearing(case, action: a.ListHearing, actor, now):
+def list_hearing(case: CaseFile, action: a.ListHearing, actor: Actor, now: datetime) -> Change:
     case.hearings.append(action.hearing)
     return None, f"{action.hearing.kind.replace('_', ' ')} listed for {action.hearing.on:%Y-%m-%d}"
 
 
-def record_first_appearance(case, action: a.RecordFirstAppearance, actor, now):
+def record_first_appearance(
+    case: CaseFile, action: a.RecordFirstAppearance, actor: Actor, now: datetime
+) -> Change:
     return CaseState.PLEAS, "first appearance at court"
 
 
-def record_manager_authority(case, action: a.RecordManagerAuthority, actor, now):
+def record_manager_authority(
+    case: CaseFile, action: a.RecordManagerAuthority, actor: Actor, now: datetime
+) -> Change:
     case.plea_authority = PleaAuthority(authorised_by=actor.user_id, authorised_at=now)
     return None, "manager's authority recorded"
 
 
-def record_complainant_plea_views(case, action: a.RecordComplainantPleaViews, actor, now):
+def record_complainant_plea_views(
+    case: CaseFile, action: a.RecordComplainantPleaViews, actor: Actor, now: datetime
+) -> Change:
     assert case.plea_authority is not None
     case.plea_authority.complainant_views = action.views
     case.plea_authority.views_taken_at = now
     return None, "complainant's views on the plea taken"
 
 
-def accept_lesser_plea(case, action: a.AcceptLesserPlea, actor, now):
+def accept_lesser_plea(case: CaseFile, action: a.AcceptLesserPlea, actor: Actor, now: datetime) -> Change:
     case.charges = most_serious_first(action.charges)
     case.lesser_plea_accepted = Reasoned(
         decision="plea to " + ", ".join(OFFENCES[o].title for o in case.charges),
-        reasons="; ".join(f"{k}: {v}" for k, v in action.compelling_reasons.model_dump().items()
-                          if v))
+        reasons="; ".join(f"{k}: {v}" for k, v in action.compelling_reasons.model_dump().items() if v),
+    )
     case.verdict = Verdict.CONVICTED
     return None, "lesser plea accepted: " + case.lesser_plea_accepted.decision
 
 
-def enter_pleas(case, action: a.EnterPleas, actor, now):
+def enter_pleas(case: CaseFile, action: a.EnterPleas, actor: Actor, now: datetime) -> Change:
     if action.guilty:
         case.verdict = Verdict.CONVICTED
         return None, "guilty pleas entered"
     return CaseState.TRIAL, "not guilty pleas entered; to trial"
 
 
-def record_advocate_introduction(case, action, actor, now):
+def record_advocate_introduction(case: CaseFile, action: Any, actor: Actor, now: datetime) -> Change:
     case.advocate_introduced_at = now
     return None, "prosecuting advocate introduced to the complainant"
 
 
-def record_verdict(case, action: a.RecordVerdict, actor, now):
+def record_verdict(case: CaseFile, action: a.RecordVerdict, actor: Actor, now: datetime) -> Change:
     case.verdict = action.verdict
     return None, f"verdict: {action.verdict}"
 
 
-def record_sentence(case, action: a.RecordSentence, actor, now):
+def record_sentence(case: CaseFile, action: a.RecordSentence, actor: Actor, now: datetime) -> Change:
     case.sentence = action.sentence
     return None, "sentence recorded"
 
 
-def discontinue(case, action: a.Discontinue, actor, now):
+def discontinue(case: CaseFile, action: a.Discontinue, actor: Actor, now: datetime) -> Change:
     case.outcome = Outcome.DISCONTINUED
     return CaseState.CLOSED, "proceedings discontinued"
 
 
-def reverify_order_details(case, action: a.ReverifyOrderDetails, actor, now):
+def reverify_order_details(
+    case: CaseFile, action: a.ReverifyOrderDetails, actor: Actor, now: datetime
+) -> Change:
     case.details_reverified_at = now
     return None, "draft order details re-verified"
 
 
-def apply_restraining_order(case, action: a.ApplyRestrainingOrder, actor, now):
+def apply_restraining_order(
+    case: CaseFile, action: a.ApplyRestrainingOrder, actor: Actor, now: datetime
+) -> Change:
     assert case.verdict is not None
     case.order_application = OrderApplication(
-        on_verdict=case.verdict, applied_at=now, form=action.form,
-        mg5_served=action.mg5_served, draft=action.draft)
+        on_verdict=case.verdict,
+        applied_at=now,
+        form=action.form,
+        mg5_served=action.mg5_served,
+        draft=action.draft,
+    )
     return CaseState.RESTRAINING_ORDER, f"restraining order applied for on {case.verdict}"
 
 
 def _new_order(case: CaseFile, spec: a.NewOrder, replaces: str | None = None) -> RestrainingOrder:
     return RestrainingOrder(
         order_id=f"{case.reference}-RO{len(case.orders) + 1}",
-        protected_person_id=spec.protected_person_id, conditions=spec.conditions,
-        made_on=spec.made_on, expires_on=spec.expires_on, replaces=replaces)
+        protected_person_id=spec.protected_person_id,
+        conditions=spec.conditions,
+        made_on=spec.made_on,
+        expires_on=spec.expires_on,
+        replaces=replaces,
+    )
 
 
-def make_restraining_order(case, action: a.MakeRestrainingOrder, actor, now):
+def make_restraining_order(
+    case: CaseFile, action: a.MakeRestrainingOrder, actor: Actor, now: datetime
+) -> Change:
     for spec in action.orders:
         case.orders.append(_new_order(case, spec))
     return None, f"{len(action.orders)} restraining order(s) made"
 
 
-def revoke_and_replace_order(case, action: a.RevokeAndReplaceOrder, actor, now):
+def revoke_and_replace_order(
+    case: CaseFile, action: a.RevokeAndReplaceOrder, actor: Actor, now: datetime
+) -> Change:
     for order in case.orders:
         if order.order_id == action.revoke_order_id:
             order.revoked_at = now
@@ -339,25 +429,27 @@ def revoke_and_replace_order(case, action: a.RevokeAndReplaceOrder, actor, now):
     return None, f"order {action.revoke_order_id} revoked; {len(action.replacements)} new"
 
 
-def report_order_breach(case, action: a.ReportOrderBreach, actor, now):
+def report_order_breach(case: CaseFile, action: a.ReportOrderBreach, actor: Actor, now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description, kind="order_breach"))
-    case.linked_cases.append(LinkedCase(
-        reference=action.breach_reference, relation="breach case", area=case.police_area))
+    case.linked_cases.append(
+        LinkedCase(reference=action.breach_reference, relation="breach case", area=case.police_area)
+    )
     return None, f"breach of {action.order_id} reported; linked case {action.breach_reference}"
 
 
-def record_conduct(case, action: a.RecordConduct, actor, now):
+def record_conduct(case: CaseFile, action: a.RecordConduct, actor: Actor, now: datetime) -> Change:
     case.conduct.append(action.conduct)
     where = "online" if action.conduct.online else "in person"
     return None, f"conduct {action.conduct.when} the breach recorded ({where})"
 
 
-def close_case(case, action: a.CloseCase, actor, now):
+def close_case(case: CaseFile, action: a.CloseCase, actor: Actor, now: datetime) -> Change:
     case.outcome = action.outcome
     return CaseState.CLOSED, f"closed: {action.outcome.replace('_', ' ')}"
 
 
 EFFECTS: dict[str, Effect] = {
-    name: fn for name, fn in globals().items()
+    name: fn
+    for name, fn in globals().items()
     if callable(fn) and not name.startswith("_") and name in a.ACTION_KINDS
 }

@@ -172,8 +172,10 @@ def p4_8_postal_requisition(case: CaseFile, action: a.MakeChargingDecision, acto
 def p4_10_threshold_test_evidence(case: CaseFile, action: a.MakeChargingDecision, actor: Actor,
                                   now: datetime) -> a.Refusal | None:
     """P4.10: a Threshold Test charge records the further evidence expected and its date."""
-    if action.test is ChargingTest.THRESHOLD and action.decision is ChargingDecisionKind.CHARGE:
-        if not (action.further_evidence_expected or "").strip() or not action.further_evidence_due_on:
+    threshold_charge = (action.test is ChargingTest.THRESHOLD
+                        and action.decision is ChargingDecisionKind.CHARGE)
+    if threshold_charge and (not (action.further_evidence_expected or "").strip()
+                             or not action.further_evidence_due_on):
             return a.Refusal(rule="P4.10", message=(
                 "A Threshold Test charge must record the further evidence expected and the date "
                 "it is due."))

@@ -202,7 +202,8 @@ def apply(case: CaseFile, request: a.ActionRequest, now: datetime) -> CaseFile:
 
 def open_case(new_case: a.NewCase, now: datetime) -> CaseFile:
     """The case file as it stands the moment a case is created."""
-    from models.case import CandidateOffence, HistoryEntry as Entry
+    from models.case import CandidateOffence
+    from models.case import HistoryEntry as Entry
 
     case = CaseFile(
         reference=new_case.reference, police_area=new_case.police_area,

@@ -1,5 +1,7 @@
 """The custom search attributes of a case. They are stored unencrypted: never personal data."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
@@ -9,4 +11,6 @@ STALKING = SearchAttributeKey.for_bool("Stalking")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
 
-ALL_KEYS = [CASE_STATE, CASE_AREA, STATE_SINCE, STALKING, NEXT_DEADLINE, OVERDUE]
+ALL_KEYS: list[SearchAttributeKey[Any]] = [
+    CASE_STATE, CASE_AREA, STATE_SINCE, STALKING, NEXT_DEADLINE, OVERDUE,
+]

@@ -1,0 +1,40 @@
+# Two commands for a fresh machine: `make run` starts everything; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test check lint typecheck pytest test-postgres bench clean user
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## start Temporal (with its UI on :8233), the worker and the API on :8000
+	scripts/run-local.sh
+
+user: $(STAMP)  ## create a local user: make user NAME=alice ROLE=prosecutor AREA=north
+	$(BIN)/cases-admin create-user --username $(NAME) --role $(ROLE) --area $(AREA)
+
+test: $(STAMP) lint typecheck pytest  ## everything CI runs for one database
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test-postgres: $(STAMP)  ## the suite with the read model on PostgreSQL at 127.0.0.1:5432
+	CASES_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
