@@ -130,7 +130,8 @@ def _to_closed(case: CaseFile) -> CaseFile:
     return act(case, PROSECUTOR, "close_case", outcome="convicted")
 
 
-_STEPS = {
+# Each state, and the step that brings a case into it from the state before.
+HAPPY_PATH = {
     CaseState.REFERRAL: _to_referral,
     CaseState.CHARGING: _to_charging,
     CaseState.PREPARATION: _to_preparation,
@@ -159,7 +160,7 @@ def case_in(state: CaseState | str, *, stalking: bool = True, domestic_abuse: bo
     """
     target = CaseState(state)
     case = opened(stalking=stalking, domestic_abuse=domestic_abuse, **new_case_fields)
-    for step_state, step in _STEPS.items():
+    for step_state, step in HAPPY_PATH.items():
         if case.state is target:
             break
         case = step(case)

@@ -112,7 +112,9 @@ def p4_3_who_may_decide(case: CaseFile, action: a.MakeChargingDecision, actor: A
         return a.Refusal(rule="P4.3", message=(
             "A domestic-abuse case must be referred to the CPS for the charging decision; "
             "the police cannot decide it."))
-    if police and case.state is not CaseState.INVESTIGATION:
+    # A case the CPS sent back for further investigation stays referred: the police may not
+    # then charge it themselves.
+    if police and (case.state is not CaseState.INVESTIGATION or case.referral is not None):
         return a.Refusal(rule="P4.3", message=(
             "The case has been referred: the charging decision is the prosecutor's."))
     if not police and case.state is not CaseState.CHARGING:
