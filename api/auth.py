@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from core.settings import Settings
 from models.case import Actor
+from models.enums import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -66,7 +67,10 @@ class TokenVerifier:
         else:
             claims = jwt.decode(token, s.jwt_signing_key, algorithms=["HS256"],
                                 audience=s.jwt_audience, issuer=s.jwt_issuer, options=options)
-        return Actor(user_id=claims["sub"], role=claims.get("role"), area=claims.get("area"))
+        actor = Actor(user_id=claims["sub"], role=claims.get("role"), area=claims.get("area"))
+        if actor.role is Role.SYSTEM:  # the service's own role is never handed out
+            raise jwt.InvalidTokenError("role not allowed")
+        return actor
 
 
 def _unauthorised(detail: str) -> HTTPException:

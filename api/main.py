@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
-from api.routes import cases, lifecycle, system
+from api.routes import cases, codec, lifecycle, system
 from core.db import create_schema, make_engine
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, payload_codec
 
 
 def create_app(settings: Settings | None = None, client: Client | None = None,
@@ -39,9 +40,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     if client is not None and engine is not None:  # tests and embedders hand both in
         app.state.temporal, app.state.engine = client, engine
     app.state.verifier = TokenVerifier(settings)
+    app.state.codec = payload_codec(settings)
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(cases.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
+    app.add_middleware(AuditMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

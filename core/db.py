@@ -5,6 +5,7 @@ from pathlib import Path
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, create_engine
 
+import models.audit  # registers audit_log on SQLModel.metadata
 import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 

@@ -6,7 +6,13 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.codec import load_keys
+from models.deadlines import DeadlinePolicy
+
 DEVELOPMENT_SIGNING_KEY = "development-only-signing-key-change-me-0123456789"
+# A fixed AES-256 key so a development checkout runs out of the box; refused elsewhere.
+DEVELOPMENT_PAYLOAD_KEY_ID = "development"
+DEVELOPMENT_PAYLOAD_KEY = "boAFFuSVDYd/rRLPtaNceLt5wXaLfeUKqovKUQUUlyo="
 
 
 class Settings(BaseSettings):
@@ -29,11 +35,42 @@ class Settings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
 
+    # Payload encryption (core/codec.py): key id -> base64 32-byte key, e.g.
+    # CASES_PAYLOAD_KEYS='{"2026-11": "..."}'. The current id encrypts; every listed key still
+    # decrypts, so keep a retired key listed while any workflow history holds its payloads.
+    payload_keys: dict[str, str] = {DEVELOPMENT_PAYLOAD_KEY_ID: DEVELOPMENT_PAYLOAD_KEY}
+    payload_key_id: str = DEVELOPMENT_PAYLOAD_KEY_ID
+
+    # Notifications: "outbox" (embedded default), "smtp" or "notify" (GOV.UK Notify).
+    notifier: str = "outbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "cases@localhost"
+    staff_email_domain: str = "cases.invalid"
+    notify_api_key: str | None = None
+    notify_email_template: str | None = None
+    notify_sms_template: str | None = None
+
+    # Per-area overrides of any DeadlinePolicy period, e.g. {"north": {"risk_review_days": 14}}.
+    deadline_overrides: dict[str, dict[str, int]] = {}
+
+    def deadline_policy(self, area: str) -> DeadlinePolicy:
+        return DeadlinePolicy(**self.deadline_overrides.get(area, {}))
+
     @model_validator(mode="after")
     def refuse_default_secrets_in_production(self) -> "Settings":
         if self.environment != "development" and self.oidc_issuer is None \
                 and self.jwt_signing_key == DEVELOPMENT_SIGNING_KEY:
             raise ValueError("CASES_JWT_SIGNING_KEY must be set outside development")
+        if self.environment != "development" and (
+                DEVELOPMENT_PAYLOAD_KEY in self.payload_keys.values()
+                or DEVELOPMENT_PAYLOAD_KEY_ID in self.payload_keys):
+            raise ValueError("CASES_PAYLOAD_KEYS and CASES_PAYLOAD_KEY_ID must be set outside "
+                             "development (the development key is public)")
+        load_keys(self.payload_keys)
+        if self.payload_key_id not in self.payload_keys:
+            raise ValueError(f"CASES_PAYLOAD_KEY_ID {self.payload_key_id!r} is not a key of "
+                             "CASES_PAYLOAD_KEYS")
         return self
 
 

@@ -32,6 +32,8 @@ APP_SERVICES = ("api", "worker")
 # Values for the variables the stack requires, standing in for real secrets.
 DUMMY_ENV = {
     "CASES_JWT_SIGNING_KEY": "dummy-signing-key-for-compose-tests-only",
+    "CASES_PAYLOAD_KEYS": '{"compose-test": "Y29tcG9zZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwta2U="}',
+    "CASES_PAYLOAD_KEY_ID": "compose-test",
     "POSTGRES_PASSWORD": "dummy-postgres-password",
 }
 
@@ -138,6 +140,7 @@ def test_the_app_environment_is_a_valid_production_settings(
         settings = Settings(_env_file=None)
         assert settings.environment == "production"
         assert settings.jwt_signing_key == DUMMY_ENV["CASES_JWT_SIGNING_KEY"]
+        assert settings.payload_key_id == DUMMY_ENV["CASES_PAYLOAD_KEY_ID"]
 
 
 def test_api_and_worker_share_temporal_and_database(services: dict[str, Any]) -> None:

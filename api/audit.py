@@ -1,0 +1,105 @@
+"""Records who read or changed what, and when: every request under /cases and every
+authenticated request, appended to the hash-chained audit log (core/audit.py).
+
+The entry is written once the response has been sent, in a worker thread, so a caller waits for
+nothing and the event loop never blocks. If the database cannot take the entry, the request still
+succeeds (as reads and actions do while the read model is down) and the entry goes to the error
+log instead, whole, so an operator can see the gap.
+"""
+
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+
+import anyio
+from fastapi import Request
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.audit import AuditEntry, append
+from models.case import Actor
+
+log = logging.getLogger("audit")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's request id is kept if it is plainly an id; anything else is replaced by our own.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_CASES = "/cases"
+
+
+def note(request: Request, *, reference: str | None = None, action: str | None = None) -> None:
+    """Let a route name what it acted on when that is in the body, which is never recorded."""
+    if reference is not None:
+        request.state.audit_reference = reference
+    if action is not None:
+        request.state.audit_action = action
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _REQUEST_ID.match(text):
+                return text
+    return uuid.uuid4().hex
+
+
+def _entry(scope: Scope, at: datetime, status: int, request_id: str) -> AuditEntry | None:
+    path: str = scope["path"]
+    state = scope.get("state") or {}
+    actor = state.get("actor")
+    if not isinstance(actor, Actor):
+        actor = None
+    if actor is None and not (path == _CASES or path.startswith(_CASES + "/")):
+        return None
+    reference = (scope.get("path_params") or {}).get("reference") or state.get("audit_reference")
+    action = state.get("audit_action")
+    return AuditEntry(
+        at=at,
+        user_id=actor.user_id if actor else None,
+        role=actor.role.value if actor else None,
+        area=actor.area if actor else None,
+        method=scope["method"][:10], path=path[:300],
+        reference=str(reference)[:40] if reference else None,
+        action=str(action)[:64] if action else None,
+        status=status, request_id=request_id,
+    )
+
+
+class AuditMiddleware:
+    """ASGI middleware: tags each response with its request id and audits it after sending."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        at, request_id = datetime.now(UTC), _request_id(scope)
+        status = 500  # what the server answers if the app raises before responding
+
+        async def send_tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tagged)
+        finally:
+            entry = _entry(scope, at, status, request_id)
+            if entry is not None:
+                # Shielded: a client that disconnects must not cancel the record of its request.
+                with anyio.CancelScope(shield=True):
+                    await _record(scope, entry)
+
+
+async def _record(scope: Scope, entry: AuditEntry) -> None:
+    try:
+        await anyio.to_thread.run_sync(append, scope["app"].state.engine, entry)
+    except SQLAlchemyError as err:
+        log.error("audit entry NOT written (%s): %s", type(err).__name__, entry)

@@ -1,0 +1,105 @@
+"""The remote codec for the Temporal UI: it decrypts payloads for signed-in users only.
+
+Temporal's remote codec protocol: POST {endpoint}/encode and {endpoint}/decode with
+``{"payloads": [{"metadata": {name: base64}, "data": base64}]}``, answered in the same shape.
+Point the UI at it with TEMPORAL_CODEC_ENDPOINT=<api>/codec and let it pass the user's access
+token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true). Every call is audited (api/audit.py).
+"""
+
+import base64
+import binascii
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field, field_validator
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload
+
+from api.auth import current_user
+from core.codec import EncryptionCodec, PayloadDecryptionError
+
+PREFIX = "/codec"
+router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(current_user)])
+
+
+def _base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ValueError("must be base64") from err
+    return value
+
+
+class WirePayload(BaseModel):
+    """One payload as the protocol carries it: metadata values and data in base64."""
+
+    metadata: dict[str, str] = Field(default_factory=dict)
+    data: str = ""
+
+    @field_validator("metadata")
+    @classmethod
+    def metadata_is_base64(cls, value: dict[str, str]) -> dict[str, str]:
+        return {name: _base64(text) for name, text in value.items()}
+
+    @field_validator("data")
+    @classmethod
+    def data_is_base64(cls, value: str) -> str:
+        return _base64(value)
+
+    def to_proto(self) -> Payload:
+        return Payload(metadata={k: base64.b64decode(v) for k, v in self.metadata.items()},
+                       data=base64.b64decode(self.data))
+
+    @classmethod
+    def of(cls, payload: Payload) -> "WirePayload":
+        return cls(metadata={k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+                   data=base64.b64encode(payload.data).decode())
+
+
+class WirePayloads(BaseModel):
+    payloads: list[WirePayload] = Field(max_length=1000)
+
+
+def _codec(request: Request) -> EncryptionCodec:
+    return request.app.state.codec
+
+
+CodecDep = Annotated[EncryptionCodec, Depends(_codec)]
+
+
+@router.post("/encode", response_model=WirePayloads)
+async def encode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
+    """Encrypt payloads with the current key."""
+    encoded = await codec.encode([p.to_proto() for p in body.payloads])
+    return WirePayloads(payloads=[WirePayload.of(p) for p in encoded])
+
+
+@router.post("/decode", response_model=WirePayloads,
+             responses={400: {"description": "A payload failed to decrypt (detail.rule CODEC)."}})
+async def decode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
+    """Decrypt payloads with whichever key each names; others pass through unchanged."""
+    try:
+        decoded = await codec.decode([p.to_proto() for p in body.payloads])
+    except PayloadDecryptionError as err:
+        raise HTTPException(400, detail={"rule": "CODEC", "message": str(err)}) from err
+    return WirePayloads(payloads=[WirePayload.of(p) for p in decoded])
+
+
+class CodecCORS:
+    """CORS for the Temporal UI's origin on the codec routes only; the rest of the API has none."""
+
+    def __init__(self, app: ASGIApp, ui_url: str) -> None:
+        self.app = app
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(ui_url))
+        self.cors = CORSMiddleware(
+            app, allow_origins=[origin], allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            allow_credentials=True, max_age=600)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
