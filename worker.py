@@ -8,11 +8,20 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.notify import (
+    GovUkNotifyNotifier,
+    NotificationActivities,
+    Notifier,
+    OutboxOnly,
+    SmtpNotifier,
+)
 from activities.projection import ReadModelActivities
 from core.db import create_schema, make_engine
 from core.settings import Settings, get_settings
@@ -22,17 +31,40 @@ from workflows.case import CaseWorkflow
 log = logging.getLogger("worker")
 
 
+def make_notifier(settings: Settings) -> Notifier:
+    if settings.notifier == "smtp":
+        return SmtpNotifier(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
+    if settings.notifier == "notify":
+        assert settings.notify_api_key and settings.notify_email_template \
+            and settings.notify_sms_template, "GOV.UK Notify needs a key and two templates"
+        return GovUkNotifyNotifier(settings.notify_api_key, settings.notify_email_template,
+                                   settings.notify_sms_template)
+    return OutboxOnly()
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    # The bank-holiday calendar reads the clock once at import (dateutil) and loads countries
+    # lazily: it passes through the sandbox. Its answers are pure data, the same on replay.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("holidays", "dateutil"))
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine,
-                 executor: ThreadPoolExecutor, task_queue: str | None = None) -> Worker:
+                 executor: ThreadPoolExecutor, task_queue: str | None = None,
+                 **worker_options: Any) -> Worker:
     read_model = ReadModelActivities(engine)
+    notifications = NotificationActivities(engine, make_notifier(settings),
+                                           settings.staff_email_domain)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow],
-        activities=[read_model.project_case],
+        workflow_runner=workflow_runner(),
+        activities=[read_model.project_case, notifications.send],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        **worker_options,
     )
 
 

@@ -19,6 +19,8 @@ def case_row(case: CaseFile) -> CaseRow:
         updated_at=datetime.now(UTC), complainants=len(case.complainants),
         charges=",".join(o.value for o in case.charges),
         linked_cases=",".join(link.reference for link in case.linked_cases),
+        next_deadline=case.deadlines[0].due_at if case.deadlines else None,
+        overdue=any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines),
     )
 
 

@@ -18,6 +18,7 @@ from models.case import (
     Hearing,
     HistoryConsidered,
 )
+from models.deadlines import DeadlinePolicy
 from models.enums import ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
 from models.offences import Offence
 from models.people import (
@@ -366,6 +367,15 @@ class ReportOrderBreach(_Action):
     new_offences: list[Offence] = Field(default_factory=list)
 
 
+class RecordBreachActionTaken(_Action):
+    """P4.13 / P9.5: the expeditious action taken on a breach, and what was considered."""
+
+    kind: Literal["record_breach_action_taken"] = "record_breach_action_taken"
+    action_taken: str = Field(min_length=1, max_length=2000)
+    further_offences_considered: str = Field(min_length=1, max_length=2000)
+    threshold_test_considered: str = Field(min_length=1, max_length=2000)
+
+
 class RecordConduct(_Action):
     kind: Literal["record_conduct"] = "record_conduct"
     conduct: Conduct
@@ -388,8 +398,8 @@ Action = Annotated[
     | RecordFirstAppearance | RecordManagerAuthority | RecordComplainantPleaViews
     | AcceptLesserPlea | EnterPleas | RecordAdvocateIntroduction | RecordVerdict
     | RecordSentence | Discontinue | ReverifyOrderDetails | ApplyRestrainingOrder
-    | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordConduct
-    | CloseCase,
+    | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordBreachActionTaken
+    | RecordConduct | CloseCase,
     Field(discriminator="kind"),
 ]
 
@@ -441,6 +451,10 @@ class CaseWorkflowInput(BaseModel):
     new_case: NewCase | None = None
     carried_over: CaseFile | None = None
     index_search_attributes: bool = True
+    policy: DeadlinePolicy | None = Field(default=None, description="The area's periods.")
+    # Years-long cases continue as new well before Temporal's own limits, keeping each run's
+    # history short to replay.
+    max_history_events: int = 2000
 
 
 ACTION_KINDS: dict[str, type[BaseModel]] = {

@@ -4,6 +4,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from models.deadlines import Deadline, DeadlineMarks, DeadlinePolicy
 from models.enums import (
     CaseState,
     ChargingDecisionKind,
@@ -159,6 +160,7 @@ class Hearing(BaseModel):
     kind: str = Field(pattern=r"^(first_hearing|plea|trial|sentence|order|breach)$")
     on: datetime
     court: str = ""
+    listed_at: datetime | None = None
 
 
 class PleaAuthority(BaseModel):
@@ -195,6 +197,7 @@ class RestrainingOrder(BaseModel):
     expires_on: date | None = None
     revoked_at: datetime | None = None
     replaces: str | None = None
+    recorded_at: datetime | None = None
 
     def in_force_on(self, day: date) -> bool:
         return self.revoked_at is None and (self.expires_on is None or day <= self.expires_on)
@@ -222,6 +225,13 @@ class Conduct(BaseModel):
     when: str = Field(pattern=r"^(before|during|after)$")
     online: bool
     description: str
+
+
+class BreachAction(BaseModel):
+    at: datetime
+    action_taken: str
+    further_offences_considered: str
+    threshold_test_considered: str
 
 
 class HistoryEntry(BaseModel):
@@ -286,6 +296,11 @@ class CaseFile(BaseModel):
     linked_cases: list[LinkedCase] = Field(default_factory=list)
     notices: list[ComplainantNotice] = Field(default_factory=list)
     conduct: list[Conduct] = Field(default_factory=list)
+    breach_actions: list[BreachAction] = Field(default_factory=list)
+    policy: DeadlinePolicy = Field(default_factory=DeadlinePolicy)
+    deadlines: list[Deadline] = Field(
+        default_factory=list, description="Open deadlines, derived from the facts above.")
+    deadline_marks: dict[str, DeadlineMarks] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
 
     def complainant(self, complainant_id: str) -> Complainant | None:

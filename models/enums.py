@@ -36,6 +36,8 @@ class Role(StrEnum):
     WITNESS_CARE = "witness_care"
     MANAGER = "manager"
     ADMIN = "admin"
+    # The service itself (timers, escalations). No token may carry this role.
+    SYSTEM = "system"
 
 
 POLICE_ROLES = frozenset({Role.OFFICER_IN_CASE, Role.POLICE_SPOC})

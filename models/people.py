@@ -29,6 +29,7 @@ class RiskAssessment(BaseModel):
     level: RiskLevel
     assessed_on: date
     assessor: str = Field(min_length=1, max_length=200)
+    recorded_at: datetime | None = Field(default=None, description="Set by the service.")
 
 
 class ContactDetails(BaseModel):
@@ -87,4 +88,6 @@ class Complainant(BaseModel):
     address_changed_at: datetime | None = None
 
     def latest_risk(self) -> RiskAssessment | None:
-        return max(self.risk_assessments, key=lambda r: r.assessed_on, default=None)
+        # The latest by date; of two on the same date, the one recorded last.
+        ranked = sorted(enumerate(self.risk_assessments), key=lambda p: (p[1].assessed_on, p[0]))
+        return ranked[-1][1] if ranked else None

@@ -59,3 +59,22 @@ class UserRow(SQLModel, table=True):
     role: str = Field(max_length=32)
     area: str = Field(max_length=40)
     active: bool = True
+
+
+class OutboxRow(SQLModel, table=True):
+    """Every message the service sends, once per idempotency key (the embedded notifier)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=300, unique=True)
+    created_at: datetime
+    reference: str = Field(max_length=40, index=True)
+    area: str = Field(max_length=40)
+    audience: str = Field(max_length=40)
+    channel: str = Field(max_length=20)
+    recipient: str = Field(max_length=300)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    deadline_id: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="sent", max_length=20)

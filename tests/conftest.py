@@ -60,11 +60,11 @@ def engine(tmp_dir: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+async def dev_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         search_attributes=ALL_KEYS,
-        data_converter=data_converter(),
+        data_converter=data_converter(settings),
     )
     yield env
     await env.shutdown()
@@ -126,3 +126,24 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+async def skipping_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: env.sleep(timedelta(days=30)) returns at once."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=data_converter(settings),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def skipping_worker(skipping_env: WorkflowEnvironment, settings: Settings,
+                          engine: Engine) -> AsyncIterator[str]:
+    """A worker on the time-skipping server; yields its task queue."""
+    queue = f"cases-skipping-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(skipping_env.client, settings, engine, executor, task_queue=queue):
+            yield queue

@@ -2,27 +2,46 @@
 
 Handler actions arrive as the `act` Update. Its validator runs the lifecycle guards, so a
 refused action is rejected before anything is written to history. Accepted actions change
-the case file at once and answer from it; projecting to the read model happens afterwards in
-the main loop, so the caller never waits for the database.
+the case file at once and answer from it; everything slow happens afterwards in the main
+loop: projecting to the read model, starting linked cases, and the deadline timers
+(reminders before a deadline, escalation after it), so the caller never waits for them.
 """
 
+import asyncio
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from models.actions import ActionRequest, ActionResult, CaseWorkflowInput, NewCase, Refusal
-    from models.case import CaseFile
-    from models.enums import CaseState
+    from models.actions import (
+        ActionRequest,
+        ActionResult,
+        CaseWorkflowInput,
+        CloseCase,
+        NewCase,
+        Refusal,
+    )
+    from models.case import Actor, CaseFile, HistoryEntry
+    from models.deadlines import Deadline, DeadlineMarks
+    from models.enums import CaseState, Outcome, Role
+    from models.notifications import Notification
     from models.offences import Offence
     from workflows import lifecycle, search
+    from workflows.calendar import LONDON, at_local
+    from workflows.deadlines import open_deadlines
 
 REFUSAL_ERROR_TYPE = "ProtocolRefusal"
 PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1),
                                maximum_interval=timedelta(minutes=1))
+# A failing delivery retries with backoff inside the activity; after that the deadline shows
+# as failing and the workflow tries again a little later, without blocking anything else.
+NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=2), maximum_attempts=6,
+                           non_retryable_error_types=["NoContactMeans"])
+RETRY_FAILED_DELIVERY_AFTER = timedelta(minutes=15)
 
 
 def case_workflow_id(reference: str) -> str:
@@ -36,13 +55,17 @@ class CaseWorkflow:
         # The case is built here so that an update arriving with the start already sees it.
         self._pending_linked_cases: list[NewCase] = []
         self._index = start.index_search_attributes
+        self._max_history_events = start.max_history_events
         self._projected_version = 0
+        self._indexed: tuple[object, ...] = ()
         if start.carried_over is not None:
             self._case = start.carried_over
-            self._projected_version = start.carried_over.version
         else:
             assert start.new_case is not None
             self._case = lifecycle.open_case(start.new_case, workflow.now())
+            if start.policy is not None:
+                self._case.policy = start.policy
+        self._refresh_deadlines()
 
     @property
     def case(self) -> CaseFile:
@@ -50,26 +73,24 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseWorkflowInput) -> CaseFile:
-        self._upsert_search_attributes()
         while True:
-            await workflow.wait_condition(self._has_work)
+            self._upsert_search_attributes()
             await self._start_linked_cases()
             await self._project()
-            if self.case.state is CaseState.CLOSED and self._idle():
+            if self.case.state is CaseState.CLOSED and self._idle() and not self.case.deadlines:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._idle():
                     return self.case
-            if workflow.info().is_continue_as_new_suggested() and self._idle():
+            if self._history_too_long() and self._idle():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(CaseWorkflowInput(
-                    carried_over=self.case, index_search_attributes=self._index))
+                workflow.continue_as_new(self._carry_over())
+            wake = self._next_wake()
+            timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
+            with suppress(asyncio.TimeoutError):
+                await workflow.wait_condition(self._has_work, timeout=timeout)
+            await self._fire_due()
 
-    def _idle(self) -> bool:
-        return self._projected_version == self.case.version and not self._pending_linked_cases
-
-    def _has_work(self) -> bool:
-        return not self._idle() or self.case.state is CaseState.CLOSED
-
+    # --- actions --------------------------------------------------------------------------
     @workflow.update(name="act")
     def act(self, request: ActionRequest) -> ActionResult:
         refusal = lifecycle.check(self.case, request, workflow.now())
@@ -77,7 +98,7 @@ class CaseWorkflow:
             raise _refusal_error(refusal)
         self._case = lifecycle.apply(self.case, request, workflow.now())
         self._after_action(request)
-        self._upsert_search_attributes()
+        self._refresh_deadlines()
         return ActionResult(case=self.case, entry_version=self.case.version)
 
     @act.validator
@@ -98,10 +119,19 @@ class CaseWorkflow:
                 reference=action.breach_reference, police_area=self.case.police_area,
                 cps_area=self.case.cps_area, stalking=self.case.stalking,
                 domestic_abuse=self.case.domestic_abuse, suspects=self.case.suspects,
-                complainants=self.case.complainants,
+                # A breach is a new incident: risk, VPS and views on an order are taken afresh.
+                complainants=[c.model_copy(update={"risk_assessments": [], "vps": [],
+                                                   "order_views": None})
+                              for c in self.case.complainants],
                 offences=[Offence.BREACH_OF_RESTRAINING_ORDER, *action.new_offences],
-                linked_from=self.case.reference,
-                opened_by=request.actor))
+                linked_from=self.case.reference, opened_by=request.actor))
+
+    # --- the main loop's work -------------------------------------------------------------
+    def _idle(self) -> bool:
+        return self._projected_version == self.case.version and not self._pending_linked_cases
+
+    def _has_work(self) -> bool:
+        return not self._idle() or (self.case.state is CaseState.CLOSED and not self.case.deadlines)
 
     async def _start_linked_cases(self) -> None:
         while self._pending_linked_cases:
@@ -110,7 +140,8 @@ class CaseWorkflow:
             with suppress(WorkflowAlreadyStartedError):
                 await workflow.start_child_workflow(
                     CaseWorkflow.run,
-                    CaseWorkflowInput(new_case=new_case, index_search_attributes=self._index),
+                    CaseWorkflowInput(new_case=new_case, index_search_attributes=self._index,
+                                      policy=self.case.policy),
                     id=case_workflow_id(new_case.reference),
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 )
@@ -120,25 +151,154 @@ class CaseWorkflow:
         while self._projected_version < self.case.version:
             snapshot = self.case
             await workflow.execute_activity(
-                "project_case", snapshot,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=PROJECTION_RETRY,
-            )
+                "project_case", snapshot, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PROJECTION_RETRY)
             self._projected_version = snapshot.version
 
-    def _upsert_search_attributes(self) -> None:
-        if not self._index:
-            return
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or \
+            info.get_current_history_length() > self._max_history_events
+
+    # --- deadlines ------------------------------------------------------------------------
+    def _refresh_deadlines(self) -> None:
+        """Open marks for new deadlines; mark as met those that are no longer open."""
+        now = workflow.now()
+        self._close_expired_orders(now)
+        current = open_deadlines(self.case)
+        marks = self.case.deadline_marks
+        open_ids = {d.deadline_id for d in current}
+        for deadline in current:
+            if deadline.deadline_id not in marks or marks[deadline.deadline_id].met_at:
+                marks[deadline.deadline_id] = DeadlineMarks(opened_at=now)
+        for deadline_id, mark in marks.items():
+            if deadline_id not in open_ids and mark.met_at is None:
+                mark.met_at = now
+        self.case.deadlines = current
+
+    def _close_expired_orders(self, now: datetime) -> None:
+        """AUTO: the case closes when the last restraining order expires."""
         case = self.case
+        if case.state is CaseState.RESTRAINING_ORDER and case.orders \
+                and not case.orders_in_force(now.astimezone(LONDON).date()):
+            self._case = lifecycle.apply(case, ActionRequest(
+                request_id=f"order-expiry-{case.version}", actor=self._system_actor(),
+                action=CloseCase(outcome=Outcome.ORDER_EXPIRED)), now)
+
+    def _next_wake(self) -> datetime | None:
+        times: list[datetime] = []
+        for d in self.case.deadlines:
+            mark = self.case.deadline_marks[d.deadline_id]
+            if mark.reminded_at is None:
+                times.append(d.remind_at)
+            elif mark.escalated_at is None:
+                times.append(d.due_at)
+            if mark.failing:
+                times.append(workflow.now() + RETRY_FAILED_DELIVERY_AFTER)
+        if self.case.state is CaseState.RESTRAINING_ORDER:
+            ends = [o.expires_on for o in self.case.orders_in_force(
+                workflow.now().astimezone(LONDON).date())]
+            if ends and all(ends):
+                times.append(at_local(max(e for e in ends if e) + timedelta(days=1),
+                                      datetime.min.time()))
+        return min(times) if times else None
+
+    async def _fire_due(self) -> None:
+        now = workflow.now()
+        self._refresh_deadlines()
+        for deadline in list(self.case.deadlines):
+            mark = self.case.deadline_marks[deadline.deadline_id]
+            remind = mark.reminded_at is None and now >= deadline.remind_at
+            if remind and await self._deliver(self._reminders(deadline), mark):
+                mark.reminded_at = now
+            escalate = mark.escalated_at is None and now >= deadline.due_at
+            if escalate and await self._deliver(self._escalations(deadline), mark):
+                mark.escalated_at = now
+                self._record_escalation(deadline, now)
+        self._refresh_deadlines()
+
+    async def _deliver(self, notifications: list[Notification], mark: DeadlineMarks) -> bool:
+        try:
+            await asyncio.gather(*(workflow.execute_activity(
+                "send_notification", n, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=NOTIFY_RETRY) for n in notifications))
+        except ActivityError as err:
+            mark.failing = str(err.cause or err)[:300]
+            return False
+        mark.failing = None
+        return True
+
+    def _reminders(self, d: Deadline) -> list[Notification]:
+        due = d.due_at.astimezone(LONDON)
+        messages = [self._staff_message(d, d.owner_role, "remind",
+                                        f"Due {due:%a %d %b %Y %H:%M}: {d.description}")]
+        if d.kind == "hearing_reminder" and d.subject:
+            person = self.case.complainant(d.subject.split("@")[0])
+            contact = person.contact if person else None
+            address = contact and (contact.safe_contact or contact.phone
+                                   if contact.preferred_means in ("text", "telephone")
+                                   else contact.email)
+            if contact and contact.preferred_means and address:
+                # Only by the means the complainant chose (P6.4); nothing unsafe in it.
+                messages.append(Notification(
+                    idempotency_key=f"{self.case.reference}:{d.deadline_id}:complainant",
+                    reference=self.case.reference, area=self.case.police_area,
+                    complainant_id=d.subject.split("@")[0], means=contact.preferred_means.value,
+                    address=address, subject="Your court date",
+                    body="You have a court date coming up. Your witness care officer will "
+                         "contact you to talk about it and any support you need.",
+                    deadline_id=d.deadline_id))
+        return messages
+
+    def _escalations(self, d: Deadline) -> list[Notification]:
+        return [self._staff_message(d, role, "escalate", f"OVERDUE ({d.rule}): {d.description}")
+                for role in d.escalate_to]
+
+    def _staff_message(self, d: Deadline, role: Role, step: str, text: str) -> Notification:
+        opened = self.case.deadline_marks[d.deadline_id].opened_at
+        return Notification(
+            idempotency_key=f"{self.case.reference}:{d.deadline_id}:{opened:%Y%m%dT%H%M%S}:"
+                            f"{step}:{role.value}",
+            reference=self.case.reference, area=self.case.police_area, audience=role,
+            subject=f"{self.case.reference}: {text}"[:300], body=text, deadline_id=d.deadline_id)
+
+    def _record_escalation(self, d: Deadline, now: datetime) -> None:
+        case = self.case
+        case.version += 1
+        case.history.append(HistoryEntry(
+            version=case.version, at=now, actor=self._system_actor(), action="escalate_deadline",
+            summary=f"overdue, escalated to {', '.join(r.value for r in d.escalate_to)}: "
+                    f"{d.description}",
+            state_before=case.state, state_after=case.state, rules=[d.rule]))
+
+    def _system_actor(self) -> Actor:
+        return Actor(user_id="service", role=Role.SYSTEM, area=self.case.police_area)
+
+    def _carry_over(self) -> CaseWorkflowInput:
+        # Met deadlines are in the history already; only live marks travel on.
+        case = self.case.model_copy(deep=True)
+        case.deadline_marks = {k: v for k, v in case.deadline_marks.items() if v.met_at is None}
+        return CaseWorkflowInput(carried_over=case, index_search_attributes=self._index,
+                                 max_history_events=self._max_history_events)
+
+    def _upsert_search_attributes(self) -> None:
+        case = self.case
+        next_due = case.deadlines[0].due_at if case.deadlines else None
+        overdue = any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines)
+        values = (case.state, case.state_since, next_due, overdue)
+        if not self._index or values == self._indexed:
+            return
+        self._indexed = values
         workflow.upsert_search_attributes([
             search.CASE_STATE.value_set(case.state.value),
             search.CASE_AREA.value_set(case.police_area),
             search.STATE_SINCE.value_set(case.state_since),
             search.STALKING.value_set(case.stalking),
+            search.NEXT_DEADLINE.value_set(next_due) if next_due else search.NEXT_DEADLINE.value_unset(),
+            search.OVERDUE.value_set(overdue),
         ])
 
 
 def _refusal_error(refusal: Refusal) -> ApplicationError:
-    return ApplicationError(
-        f"{refusal.rule}: {refusal.message}", refusal.model_dump(),
-        type=REFUSAL_ERROR_TYPE, non_retryable=True)
+    return ApplicationError(f"{refusal.rule}: {refusal.message}", refusal.model_dump(),
+                            type=REFUSAL_ERROR_TYPE, non_retryable=True)

@@ -12,6 +12,7 @@ from models import actions as a
 from models.case import (
     ActionPlanItem,
     Actor,
+    BreachAction,
     CandidateOffence,
     CaseFile,
     ChargingDecision,
@@ -64,7 +65,8 @@ def add_suspect(case: CaseFile, action: a.AddSuspect, actor: Actor, now: datetim
 def record_risk_assessment(
     case: CaseFile, action: a.RecordRiskAssessment, actor: Actor, now: datetime
 ) -> Change:
-    _complainant(case, action).risk_assessments.append(action.assessment)
+    _complainant(case, action).risk_assessments.append(
+        action.assessment.model_copy(update={"recorded_at": now}))
     a_ = action.assessment
     return None, f"risk assessed for {action.complainant_id}: {a_.tool} {a_.level}"
 
@@ -315,7 +317,7 @@ def indicate_guilty_plea(case: CaseFile, action: Any, actor: Actor, now: datetim
 
 
 def list_hearing(case: CaseFile, action: a.ListHearing, actor: Actor, now: datetime) -> Change:
-    case.hearings.append(action.hearing)
+    case.hearings.append(action.hearing.model_copy(update={"listed_at": now}))
     return None, f"{action.hearing.kind.replace('_', ' ')} listed for {action.hearing.on:%Y-%m-%d}"
 
 
@@ -370,7 +372,7 @@ def record_verdict(case: CaseFile, action: a.RecordVerdict, actor: Actor, now: d
 
 def record_sentence(case: CaseFile, action: a.RecordSentence, actor: Actor, now: datetime) -> Change:
     case.sentence = action.sentence
-    return None, "sentence recorded"
+    return None, f"sentence: {action.sentence}"
 
 
 def discontinue(case: CaseFile, action: a.Discontinue, actor: Actor, now: datetime) -> Change:
@@ -399,7 +401,9 @@ def apply_restraining_order(
     return CaseState.RESTRAINING_ORDER, f"restraining order applied for on {case.verdict}"
 
 
-def _new_order(case: CaseFile, spec: a.NewOrder, replaces: str | None = None) -> RestrainingOrder:
+def _new_order(
+    case: CaseFile, spec: a.NewOrder, now: datetime, replaces: str | None = None
+) -> RestrainingOrder:
     return RestrainingOrder(
         order_id=f"{case.reference}-RO{len(case.orders) + 1}",
         protected_person_id=spec.protected_person_id,
@@ -414,7 +418,7 @@ def make_restraining_order(
     case: CaseFile, action: a.MakeRestrainingOrder, actor: Actor, now: datetime
 ) -> Change:
     for spec in action.orders:
-        case.orders.append(_new_order(case, spec))
+        case.orders.append(_new_order(case, spec, now))
     return None, f"{len(action.orders)} restraining order(s) made"
 
 
@@ -425,7 +429,7 @@ def revoke_and_replace_order(
         if order.order_id == action.revoke_order_id:
             order.revoked_at = now
     for spec in action.replacements:
-        case.orders.append(_new_order(case, spec, replaces=action.revoke_order_id))
+        case.orders.append(_new_order(case, spec, now, replaces=action.revoke_order_id))
     return None, f"order {action.revoke_order_id} revoked; {len(action.replacements)} new"
 
 
@@ -435,6 +439,16 @@ def report_order_breach(case: CaseFile, action: a.ReportOrderBreach, actor: Acto
         LinkedCase(reference=action.breach_reference, relation="breach case", area=case.police_area)
     )
     return None, f"breach of {action.order_id} reported; linked case {action.breach_reference}"
+
+
+def record_breach_action_taken(
+    case: CaseFile, action: a.RecordBreachActionTaken, actor: Actor, now: datetime
+) -> Change:
+    case.breach_actions.append(BreachAction(
+        at=now, action_taken=action.action_taken,
+        further_offences_considered=action.further_offences_considered,
+        threshold_test_considered=action.threshold_test_considered))
+    return None, f"action on the breach: {action.action_taken}"
 
 
 def record_conduct(case: CaseFile, action: a.RecordConduct, actor: Actor, now: datetime) -> Change:

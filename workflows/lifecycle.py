@@ -148,6 +148,7 @@ LIFECYCLE: dict[str, ActionSpec] = {
                                            rules=("G.4",)),
     "report_order_breach": ActionSpec(frozenset({S.RESTRAINING_ORDER}), POLICE,
                                       guards=(g.lifecycle_known_order,), rules=("P9.5",)),
+    "record_breach_action_taken": ActionSpec(OPEN, POLICE, rules=("P4.13", "P9.5")),
     "record_conduct": ActionSpec(OPEN, POLICE | PROSECUTOR, rules=("G.3",)),
     "close_case": ActionSpec(VERDICT_STAGE | {S.RESTRAINING_ORDER}, PROSECUTOR, (S.CLOSED,),
                              guards=(g.lifecycle_close_matches_facts,)),
@@ -215,7 +216,8 @@ def open_case(new_case: a.NewCase, now: datetime) -> CaseFile:
     if new_case.linked_from:
         from models.case import LinkedCase
 
-        case.linked_cases.append(LinkedCase(reference=new_case.linked_from, relation="breach of"))
+        case.linked_cases.append(LinkedCase(reference=new_case.linked_from, relation="breach of",
+                                            area=new_case.police_area))
     actor = new_case.opened_by or Actor(user_id="system", role=Role.ADMIN, area=new_case.police_area)
     case.history.append(Entry(
         version=1, at=now, actor=actor, action="open_case",

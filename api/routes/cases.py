@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import col, func, select
@@ -13,6 +13,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api import audit
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import from_rpc_error, from_update_failure, refusal_http
@@ -86,8 +87,9 @@ async def _snapshot(client: TemporalDep, reference: str, actor: Actor) -> CaseFi
 @router.post("", status_code=201, response_model=dict[str, Any],
              responses={200: {"description": "The case already existed (same reference)."}})
 async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
-                    settings: SettingsDep, response: Response) -> dict[str, Any]:
+                    settings: SettingsDep, response: Response, http: Request) -> dict[str, Any]:
     """Open a case and start its workflow; repeating a reference returns the existing case."""
+    audit.note(http, reference=new_case.reference)
     if actor.role not in POLICE_ROLES:
         raise refusal_http("ACCESS", "Cases are opened by the police (officer in the case or SPOC).")
     if actor.area != new_case.police_area:
@@ -97,7 +99,8 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
         handle = await client.start_workflow(
             CaseWorkflow.run,
             CaseWorkflowInput(new_case=new_case,
-                              index_search_attributes=settings.index_search_attributes),
+                              index_search_attributes=settings.index_search_attributes,
+                              policy=settings.deadline_policy(new_case.police_area)),
             id=case_workflow_id(new_case.reference), task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -151,13 +154,14 @@ async def read_history(reference: str, actor: CurrentUser,
                         404: {"description": "No such case."}})
 async def act(
     reference: str, actor: CurrentUser, client: TemporalDep,
-    body: Annotated[ActionBody, Body(openapi_examples=openapi_examples())],
+    body: Annotated[ActionBody, Body(openapi_examples=openapi_examples())], http: Request,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ActionResponse:
     """Take an action on a case. A refused action changes nothing and says which rule refused it.
 
     Send an Idempotency-Key header to make a retried request safe: the same key is applied once.
     """
+    audit.note(http, action=body.action.kind)
     request = ActionRequest(request_id=idempotency_key or str(uuid.uuid4()), actor=actor,
                             action=body.action, reasons=body.reasons)
     handle = client.get_workflow_handle(case_workflow_id(reference))

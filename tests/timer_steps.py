@@ -1,0 +1,110 @@
+"""Driving a case workflow on the time-skipping server, for the deadline tests."""
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from api.examples import ACTION_EXAMPLES
+from models.actions import ActionRequest, CaseWorkflowInput, NewCase
+from models.case import Actor, CaseFile
+from models.deadlines import Deadline
+from models.enums import Role
+from models.tables import CaseRow, OutboxRow
+from workflows.case import CaseWorkflow, case_workflow_id
+
+Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the example
+
+
+class InDays:
+    """A date relative to the test server's clock, resolved when the step runs."""
+
+    def __init__(self, days: int, at: str | None = None) -> None:
+        self.days, self.at = days, at
+
+    def resolve(self, now: datetime) -> str:
+        day = (now + timedelta(days=self.days)).date().isoformat()
+        return f"{day}T{self.at}Z" if self.at else day
+
+
+def _resolve(value: Any, now: datetime) -> Any:
+    if isinstance(value, InDays):
+        return value.resolve(now)
+    if isinstance(value, dict):
+        return {k: _resolve(v, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, now) for v in value]
+    return value
+
+
+def new_case(reference: str, **fields: Any) -> NewCase:
+    body: dict[str, Any] = {
+        "reference": reference, "police_area": "north", "cps_area": "north", "stalking": True,
+        "domestic_abuse": False,
+        "complainants": [{"complainant_id": "C1", "name": "Complainant One"}],
+        "offences": ["pha1997_s4a"]}
+    return NewCase.model_validate(body | fields)
+
+
+class TimedCase:
+    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle, engine: Engine,
+                 reference: str) -> None:
+        self.env, self.handle, self.engine, self.reference = env, handle, engine, reference
+
+    @classmethod
+    async def start(cls, env: WorkflowEnvironment, task_queue: str, engine: Engine,
+                    max_history_events: int = 2000, **fields: Any) -> "TimedCase":
+        reference = f"TIMER-{uuid.uuid4().hex[:10].upper()}"
+        handle = await env.client.start_workflow(
+            CaseWorkflow.run,
+            CaseWorkflowInput(new_case=new_case(reference, **fields),
+                              index_search_attributes=False,
+                              max_history_events=max_history_events),
+            id=case_workflow_id(reference), task_queue=task_queue)
+        return cls(env, handle, engine, reference)
+
+    async def act(self, role: str, kind: str, **fields: Any) -> CaseFile:
+        fields = _resolve(fields, await self.env.get_current_time())
+        request = ActionRequest(
+            request_id=str(uuid.uuid4()), actor=Actor(user_id=f"{role}-1", role=Role(role),
+                                                      area="north"),
+            action={"kind": kind, **{**ACTION_EXAMPLES[kind], **fields}})
+        result = await self.handle.execute_update(CaseWorkflow.act, request)
+        return result.case
+
+    async def steps(self, steps: list[Step]) -> None:
+        for role, kind, fields in steps:
+            await self.act(role, kind, **fields)
+
+    async def case(self) -> CaseFile:
+        return await self.handle.query(CaseWorkflow.snapshot)
+
+    async def deadline(self, kind: str) -> Deadline | None:
+        return next((d for d in (await self.case()).deadlines if d.kind == kind), None)
+
+    async def sleep_past(self, moment: Any) -> None:
+        now = await self.env.get_current_time()
+        await self.env.sleep(max(moment - now, timedelta(0)) + timedelta(minutes=1))
+        await self.case()  # a query waits for the workflow to catch up with the timers
+
+    async def settled(self) -> None:
+        """Wait until the workflow has projected its latest version: its loop is idle."""
+        version = (await self.case()).version
+        for _ in range(200):
+            with Session(self.engine) as session:
+                row = session.get(CaseRow, self.reference)
+                if row is not None and row.version >= version:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the case was not projected in time")
+
+    def outbox(self, deadline_id: str) -> list[OutboxRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(OutboxRow).where(
+                OutboxRow.reference == self.reference,
+                OutboxRow.deadline_id == deadline_id)))
