@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
-from api.routes import cases, codec, lifecycle, system
+from api.routes import cases, codec, deadlines, lifecycle, system
 from core.db import create_schema, make_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect, payload_codec
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(cases.router)
+    app.include_router(deadlines.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
     app.add_middleware(AuditMiddleware)

@@ -165,3 +165,28 @@ async def test_health_needs_no_token(api) -> None:
 
 async def test_every_action_example_is_listed() -> None:
     assert set(ACTION_EXAMPLES) == set(ACTION_KINDS)
+
+
+async def test_open_deadlines_are_served_with_owner_and_due_time(api, auth) -> None:
+    """P6.4: a case opened without a SPOC and preferred means has that deadline open."""
+    handler = Handler(api, auth, new_reference())
+    await handler.open()
+    response = await api.get(f"/cases/{handler.reference}/deadlines",
+                             headers=auth("officer_in_case"))
+    assert response.status_code == 200
+    kinds = {d["deadline"]["kind"]: d for d in response.json()}
+    assert kinds["contact_details"]["deadline"]["rule"] == "P6.4"
+    assert kinds["contact_details"]["deadline"]["owner_role"] == "officer_in_case"
+    assert kinds["contact_details"]["marks"]["reminded_at"] is None
+    await handler.act("officer_in_case", "record_contact_details", complainant_id="C1")
+    after = (await api.get(f"/cases/{handler.reference}/deadlines",
+                           headers=auth("officer_in_case"))).json()
+    assert "contact_details" not in {d["deadline"]["kind"] for d in after}
+
+
+async def test_deadlines_of_another_area_are_not_found(api, auth) -> None:
+    handler = Handler(api, auth, new_reference())
+    await handler.open()
+    response = await api.get(f"/cases/{handler.reference}/deadlines",
+                             headers=auth("officer_in_case", area="south"))
+    assert response.status_code == 404

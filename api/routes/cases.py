@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import col, func, select
@@ -15,12 +15,13 @@ from temporalio.service import RPCError
 
 from api import audit
 from api.auth import CurrentUser
+from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import from_rpc_error, from_update_failure, refusal_http
 from api.examples import openapi_examples
 from api.redaction import visible_case
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
-from models.case import Actor, CaseFile, HistoryEntry
+from models.case import Actor, HistoryEntry
 from models.enums import POLICE_ROLES, CaseState
 from models.tables import CaseRow
 from workflows.case import CaseWorkflow, case_workflow_id
@@ -64,26 +65,6 @@ class CaseList(BaseModel):
     items: list[CaseSummary]
 
 
-def _not_found(reference: str) -> HTTPException:
-    return HTTPException(404, detail={"rule": "NOT_FOUND", "message": f"No case {reference}."})
-
-
-def _check_area(case: CaseFile, actor: Actor) -> None:
-    # Another area's case answers as if unknown: it reveals nothing, not even that it exists.
-    if actor.area not in (case.police_area, case.cps_area):
-        raise _not_found(case.reference)
-
-
-async def _snapshot(client: TemporalDep, reference: str, actor: Actor) -> CaseFile:
-    handle = client.get_workflow_handle(case_workflow_id(reference))
-    try:
-        case = await handle.query(CaseWorkflow.snapshot)
-    except RPCError as err:
-        raise from_rpc_error(err, reference) from err
-    _check_area(case, actor)
-    return case
-
-
 @router.post("", status_code=201, response_model=dict[str, Any],
              responses={200: {"description": "The case already existed (same reference)."}})
 async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
@@ -107,7 +88,7 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
         )
     except WorkflowAlreadyStartedError:
         response.status_code = status.HTTP_200_OK
-        return visible_case(await _snapshot(client, new_case.reference, actor), actor)
+        return visible_case(await read_case_file(client, new_case.reference, actor), actor)
     return visible_case(await handle.query(CaseWorkflow.snapshot), actor)
 
 
@@ -138,14 +119,14 @@ def list_cases(
 @router.get("/{reference}", response_model=dict[str, Any])
 async def read_case(reference: str, actor: CurrentUser, client: TemporalDep) -> dict[str, Any]:
     """The case as it stands now, from its workflow (always up to date)."""
-    return visible_case(await _snapshot(client, reference, actor), actor)
+    return visible_case(await read_case_file(client, reference, actor), actor)
 
 
 @router.get("/{reference}/history", response_model=list[HistoryEntry])
 async def read_history(reference: str, actor: CurrentUser,
                        client: TemporalDep) -> list[HistoryEntry]:
     """Every accepted action on the case: who, when, what and why."""
-    return (await _snapshot(client, reference, actor)).history
+    return (await read_case_file(client, reference, actor)).history
 
 
 @router.post("/{reference}/actions", response_model=ActionResponse,
