@@ -12,9 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.linking import LinkingActivities
+from activities.metrics import ActivityMetrics, prometheus_runtime
 from activities.notify import (
     GovUkNotifyNotifier,
     NotificationActivities,
@@ -24,6 +27,7 @@ from activities.notify import (
 )
 from activities.projection import ReadModelActivities
 from core.db import create_schema, make_engine
+from core.logging import configure as configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from workflows.case import CaseWorkflow
@@ -60,17 +64,23 @@ def build_worker(client: Client, settings: Settings, engine: Engine,
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow],
         workflow_runner=workflow_runner(),
-        activities=[read_model.project_case, notifications.send],
+        activities=[read_model.project_case, notifications.send,
+                    LinkingActivities(engine).find],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        interceptors=[ActivityMetrics(), *worker_options.pop("interceptors", ())],
         graceful_shutdown_timeout=timedelta(seconds=20),
         **worker_options,
     )
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging("worker", settings.log_level)
+    if settings.worker_metrics_port:
+        # Before the client connects: the client's runtime is the one that exports metrics.
+        Runtime.set_default(prometheus_runtime(
+            f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"))
     engine = make_engine(settings.database_url)
     create_schema(engine)
     client = await connect(settings)

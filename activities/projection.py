@@ -6,6 +6,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.deadline_projection import project_monitoring
+from activities.linking import index_suspects
 from models.case import CaseFile
 from models.tables import CaseRow, HistoryRow
 
@@ -21,7 +23,36 @@ def case_row(case: CaseFile) -> CaseRow:
         linked_cases=",".join(link.reference for link in case.linked_cases),
         next_deadline=case.deadlines[0].due_at if case.deadlines else None,
         overdue=any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines),
+        orders_made=len(case.orders),
+        breaches=sum(1 for i in case.incidents if i.kind == "order_breach"),
     )
+
+
+def write_case(session: Session, case: CaseFile) -> None:
+    """Write the case row if this version is newer, and any history rows not yet written.
+
+    A retried or out-of-order projection never goes backwards and never duplicates. The
+    projection activity and the read-model rebuild (core/rebuild.py) both write through here,
+    so a rebuilt row is exactly what the live projection would have written.
+    """
+    existing = session.get(CaseRow, case.reference)
+    if existing is None or existing.version < case.version:
+        index_suspects(session, case.reference, case.police_area, case.suspects)  # P3.8
+    if existing is None:
+        session.add(case_row(case))
+    elif existing.version < case.version:
+        for key, value in case_row(case).model_dump().items():
+            setattr(existing, key, value)
+    known = set(session.exec(
+        select(HistoryRow.version).where(HistoryRow.reference == case.reference)))
+    for entry in case.history:
+        if entry.version not in known:
+            session.add(HistoryRow(
+                reference=case.reference, version=entry.version, at=entry.at,
+                action=entry.action, actor_id=entry.actor.user_id,
+                actor_role=entry.actor.role.value, state_before=entry.state_before.value,
+                state_after=entry.state_after.value, summary=entry.summary))
+    project_monitoring(session, case)  # deadlines and report facts for managers' views
 
 
 class ReadModelActivities:
@@ -30,25 +61,8 @@ class ReadModelActivities:
 
     @activity.defn(name="project_case")
     def project_case(self, case: CaseFile) -> int:
-        """Write the case row if this version is newer, and any history rows not yet written.
-
-        A retried or out-of-order projection never goes backwards and never duplicates.
-        """
+        """Project one version of the case (write_case) in its own transaction."""
         with Session(self._engine) as session:
-            existing = session.get(CaseRow, case.reference)
-            if existing is None:
-                session.add(case_row(case))
-            elif existing.version < case.version:
-                for key, value in case_row(case).model_dump().items():
-                    setattr(existing, key, value)
-            known = set(session.exec(
-                select(HistoryRow.version).where(HistoryRow.reference == case.reference)))
-            for entry in case.history:
-                if entry.version not in known:
-                    session.add(HistoryRow(
-                        reference=case.reference, version=entry.version, at=entry.at,
-                        action=entry.action, actor_id=entry.actor.user_id,
-                        actor_role=entry.actor.role.value, state_before=entry.state_before.value,
-                        state_after=entry.state_after.value, summary=entry.summary))
+            write_case(session, case)
             session.commit()
         return case.version

@@ -20,4 +20,13 @@ def visible_case(case: CaseFile, actor: Actor) -> dict[str, Any]:
                                  if k in ("phone", "email", "address", "safe_contact")} | {
                 "spoc": person["contact"]["spoc"],
                 "preferred_means": person["contact"]["preferred_means"]}
+    hide_other_area_links(data, actor)
     return data
+
+
+def hide_other_area_links(data: dict[str, Any], actor: Actor) -> None:
+    """A match in another area shows only that it exists and whom to contact (P3.8)."""
+    for link in data.get("linked_cases", []):
+        if link.get("area") and link["area"] != actor.area and link.get("confidence") is not None:
+            link.update(reference=WITHHELD, history=None,
+                        contact=f"Police SPOC for {link['area']}")

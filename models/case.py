@@ -207,6 +207,9 @@ class LinkedCase(BaseModel):
     reference: str
     relation: str
     area: str | None = None
+    confidence: float | None = Field(default=None, description="P3.8: for suspect matches.")
+    reasons: list[str] = Field(default_factory=list)
+    history: str | None = Field(default=None, description="P4.6: what the other case holds.")
 
 
 class ComplainantNotice(BaseModel):
@@ -294,6 +297,8 @@ class CaseFile(BaseModel):
     details_reverified_at: datetime | None = None
     orders: list[RestrainingOrder] = Field(default_factory=list)
     linked_cases: list[LinkedCase] = Field(default_factory=list)
+    repeat_perpetrator: bool = Field(
+        default=False, description="P3.8: the suspect is very likely in other cases too.")
     notices: list[ComplainantNotice] = Field(default_factory=list)
     conduct: list[Conduct] = Field(default_factory=list)
     breach_actions: list[BreachAction] = Field(default_factory=list)

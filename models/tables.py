@@ -31,6 +31,8 @@ class CaseRow(SQLModel, table=True):
     linked_cases: str = Field(default="", max_length=2000)
     next_deadline: datetime | None = Field(default=None, index=True)
     overdue: bool = Field(default=False, index=True)
+    orders_made: int = 0
+    breaches: int = 0
 
 
 class HistoryRow(SQLModel, table=True):
@@ -78,3 +80,17 @@ class OutboxRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     deadline_id: str | None = Field(default=None, max_length=200)
     status: str = Field(default="sent", max_length=20)
+
+
+class SuspectRow(SQLModel, table=True):
+    """P3.8: each case's suspects, normalised for matching across cases and areas."""
+
+    __tablename__ = "suspect_index"
+
+    reference: str = Field(primary_key=True, max_length=40)
+    suspect_id: str = Field(primary_key=True, max_length=64)
+    police_area: str = Field(max_length=40)
+    norm_name: str = Field(max_length=200, index=True)
+    surname: str = Field(max_length=100, index=True)
+    date_of_birth: str | None = Field(default=None, max_length=10)
+    identifiers: str = Field(default="||", sa_column=Column(Text, nullable=False))

@@ -17,7 +17,8 @@ def new_case_body(reference: str, *, stalking: bool = True, domestic_abuse: bool
     return {
         "reference": reference, "police_area": area, "cps_area": area,
         "stalking": stalking, "domestic_abuse": domestic_abuse,
-        "suspects": [{"suspect_id": "S1", "name": "John Example", "date_of_birth": "1983-04-02"}],
+        "suspects": [{"suspect_id": "S1", "name": f"Suspect {reference.lower()}",
+                      "date_of_birth": "1983-04-02"}],
         "complainants": [{"complainant_id": cid, "name": f"Complainant {cid}",
                           "contact": {"address": f"{cid} Secret Street, Liverpool",
                                       "phone": "07700 900999"}} for cid in complainants],
@@ -28,11 +29,12 @@ def new_case_body(reference: str, *, stalking: bool = True, domestic_abuse: bool
 class Handler:
     """Acts on one case through the API as the role it is told."""
 
-    def __init__(self, http: httpx.AsyncClient, auth: Any, reference: str) -> None:
-        self.http, self.auth, self.reference = http, auth, reference
+    def __init__(self, http: httpx.AsyncClient, auth: Any, reference: str,
+                 area: str = "north") -> None:
+        self.http, self.auth, self.reference, self.area = http, auth, reference, area
 
     async def open(self, **kwargs: Any) -> httpx.Response:
-        area = kwargs.get("area", "north")
+        area = kwargs.setdefault("area", self.area)
         return await self.http.post("/cases", json=new_case_body(self.reference, **kwargs),
                                     headers=self.auth("officer_in_case", area=area))
 
@@ -42,12 +44,13 @@ class Handler:
         if reasons:
             body["reasons"] = reasons
         response = await self.http.post(f"/cases/{self.reference}/actions", json=body,
-                                        headers=self.auth(role))
+                                        headers=self.auth(role, area=self.area))
         assert response.status_code == expect, (kind, response.status_code, response.text)
         return response.json()
 
     async def get(self, role: str = "officer_in_case") -> dict[str, Any]:
-        response = await self.http.get(f"/cases/{self.reference}", headers=self.auth(role))
+        response = await self.http.get(f"/cases/{self.reference}",
+                                       headers=self.auth(role, area=self.area))
         assert response.status_code == 200, response.text
         return response.json()
 

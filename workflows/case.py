@@ -24,12 +24,13 @@ with workflow.unsafe.imports_passed_through():
         NewCase,
         Refusal,
     )
-    from models.case import Actor, CaseFile, HistoryEntry
+    from models.case import Actor, CaseFile, HistoryEntry, LinkedCase
     from models.deadlines import Deadline, DeadlineMarks
     from models.enums import CaseState, Outcome, Role
+    from models.linking import LinkQuery, SuspectMatch
     from models.notifications import Notification
     from models.offences import Offence
-    from workflows import lifecycle, search
+    from workflows import lifecycle, metrics, search
     from workflows.calendar import LONDON, at_local
     from workflows.deadlines import open_deadlines
 
@@ -42,6 +43,9 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coeffi
                            maximum_interval=timedelta(minutes=2), maximum_attempts=6,
                            non_retryable_error_types=["NoContactMeans"])
 RETRY_FAILED_DELIVERY_AFTER = timedelta(minutes=15)
+LINK_SEARCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
+LINK_SEARCH_AFTER = {"add_suspect", "refer_to_cps", "begin_charging_review"}
+REPEAT_PERPETRATOR_CONFIDENCE = 0.9
 
 
 def case_workflow_id(reference: str) -> str:
@@ -57,6 +61,7 @@ class CaseWorkflow:
         self._index = start.index_search_attributes
         self._max_history_events = start.max_history_events
         self._projected_version = 0
+        self._projected_marks: tuple[object, ...] = ()
         self._indexed: tuple[object, ...] = ()
         if start.carried_over is not None:
             self._case = start.carried_over
@@ -65,6 +70,9 @@ class CaseWorkflow:
             self._case = lifecycle.open_case(start.new_case, workflow.now())
             if start.policy is not None:
                 self._case.policy = start.policy
+        # P3.8 (AUTO): search for the same suspect on creation (and referral, charging review).
+        self._link_search_due = start.carried_over is None
+        self._link_search_retry_at: datetime | None = None
         self._refresh_deadlines()
 
     @property
@@ -76,6 +84,7 @@ class CaseWorkflow:
         while True:
             self._upsert_search_attributes()
             await self._start_linked_cases()
+            await self._search_linked_cases()
             await self._project()
             if self.case.state is CaseState.CLOSED and self._idle() and not self.case.deadlines:
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -113,6 +122,8 @@ class CaseWorkflow:
 
     def _after_action(self, request: ActionRequest) -> None:
         action = request.action
+        if action.kind in LINK_SEARCH_AFTER:
+            self._link_search_due = True
         if action.kind == "report_order_breach":
             # P9.5 (AUTO): the breach opens its own linked case, its own workflow.
             self._pending_linked_cases.append(NewCase(
@@ -131,6 +142,8 @@ class CaseWorkflow:
         return self._projected_version == self.case.version and not self._pending_linked_cases
 
     def _has_work(self) -> bool:
+        if self._link_search_due and self._link_search_retry_at is None:
+            return True
         return not self._idle() or (self.case.state is CaseState.CLOSED and not self.case.deadlines)
 
     async def _start_linked_cases(self) -> None:
@@ -147,13 +160,70 @@ class CaseWorkflow:
                 )
             self._pending_linked_cases.pop(0)
 
+    async def _search_linked_cases(self) -> None:
+        now = workflow.now()
+        if not self._link_search_due or (self._link_search_retry_at and now < self._link_search_retry_at):
+            return
+        try:
+            matches = await workflow.execute_activity(
+                "find_linked_cases", LinkQuery(reference=self.case.reference,
+                                               police_area=self.case.police_area,
+                                               suspects=self.case.suspects),
+                result_type=list[SuspectMatch], start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=LINK_SEARCH_RETRY)
+        except ActivityError:
+            self._link_search_retry_at = now + RETRY_FAILED_DELIVERY_AFTER
+            return
+        self._link_search_due, self._link_search_retry_at = False, None
+        self._record_links(matches, now)
+
+    def _record_links(self, matches: list[SuspectMatch], now: datetime) -> None:
+        case = self.case
+        known = {link.reference: link for link in case.linked_cases}
+        found = []
+        for m in matches:
+            link = LinkedCase(
+                reference=m.reference, relation="possible same suspect", area=m.police_area,
+                confidence=m.confidence, reasons=m.reasons,
+                history=f"{m.state}{f' ({m.outcome})' if m.outcome else ''}; charges: "
+                        f"{', '.join(m.charges) or 'none'}; orders made: {m.orders_made}; "
+                        f"breaches: {m.breaches}")
+            if m.reference not in known:
+                case.linked_cases.append(link)
+                found.append(m)
+            elif known[m.reference].relation == "possible same suspect":
+                known[m.reference].confidence = link.confidence
+                known[m.reference].history = link.history
+        repeat = any(m.confidence >= REPEAT_PERPETRATOR_CONFIDENCE for m in matches)
+        if not found and repeat == case.repeat_perpetrator:
+            return
+        case.repeat_perpetrator = repeat
+        case.version += 1
+        other_areas = sum(1 for m in found if m.police_area != case.police_area)
+        case.history.append(HistoryEntry(
+            version=case.version, at=now, actor=self._system_actor(), action="link_cases",
+            summary=f"{len(found)} linked case(s) found for the suspect"
+                    f"{f', {other_areas} in other areas' if other_areas else ''}"
+                    f"{'; repeat perpetrator' if repeat else ''}",
+            state_before=case.state, state_after=case.state, rules=["P3.8", "P4.6"]))
+
     async def _project(self) -> None:
-        while self._projected_version < self.case.version:
-            snapshot = self.case
+        while self._projected_version < self.case.version or self._marks_changed():
+            snapshot, marks = self.case, self._marks_key()
             await workflow.execute_activity(
                 "project_case", snapshot, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PROJECTION_RETRY)
-            self._projected_version = snapshot.version
+            self._projected_version, self._projected_marks = snapshot.version, marks
+
+    def _marks_key(self) -> tuple[object, ...]:
+        return tuple(sorted((k, m.reminded_at, m.escalated_at, m.met_at, m.failing)
+                            for k, m in self.case.deadline_marks.items()))
+
+    def _marks_changed(self) -> bool:
+        # A reminder sent or a delivery failing changes no version, yet the managers' stuck list
+        # must show a failing delivery: project the marks too. Patched for running histories.
+        return self._marks_key() != self._projected_marks \
+            and workflow.patched("project-deadline-marks")
 
     def _history_too_long(self) -> bool:
         info = workflow.info()
@@ -171,9 +241,11 @@ class CaseWorkflow:
         for deadline in current:
             if deadline.deadline_id not in marks or marks[deadline.deadline_id].met_at:
                 marks[deadline.deadline_id] = DeadlineMarks(opened_at=now)
+                metrics.deadline_event("opened", deadline.deadline_id)
         for deadline_id, mark in marks.items():
             if deadline_id not in open_ids and mark.met_at is None:
                 mark.met_at = now
+                metrics.deadline_event("met", deadline_id)
         self.case.deadlines = current
 
     def _close_expired_orders(self, now: datetime) -> None:
@@ -195,6 +267,8 @@ class CaseWorkflow:
                 times.append(d.due_at)
             if mark.failing:
                 times.append(workflow.now() + RETRY_FAILED_DELIVERY_AFTER)
+        if self._link_search_retry_at is not None:
+            times.append(self._link_search_retry_at)
         if self.case.state is CaseState.RESTRAINING_ORDER:
             ends = [o.expires_on for o in self.case.orders_in_force(
                 workflow.now().astimezone(LONDON).date())]
@@ -211,9 +285,11 @@ class CaseWorkflow:
             remind = mark.reminded_at is None and now >= deadline.remind_at
             if remind and await self._deliver(self._reminders(deadline), mark):
                 mark.reminded_at = now
+                metrics.deadline_event("reminded", deadline.deadline_id)
             escalate = mark.escalated_at is None and now >= deadline.due_at
             if escalate and await self._deliver(self._escalations(deadline), mark):
                 mark.escalated_at = now
+                metrics.deadline_event("escalated", deadline.deadline_id)
                 self._record_escalation(deadline, now)
         self._refresh_deadlines()
 

@@ -1,0 +1,122 @@
+"""P3.8 (AUTO): search the service's own cases for the same suspect, in this and other areas.
+
+Names are normalised (case, accents, punctuation, word order) and compared with date of birth
+and other identifiers (phone numbers, e-mail addresses, PNC ids). A shared identifier is the
+strongest evidence; a name alone is weak and is reported as such, never hidden.
+"""
+
+import re
+import unicodedata
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, delete, or_, select
+from temporalio import activity
+
+from models.linking import LinkQuery, SuspectMatch
+from models.people import Suspect
+from models.tables import CaseRow, SuspectRow
+
+NAME_AND_DOB = 0.9
+IDENTIFIER = 0.95
+SURNAME_AND_DOB = 0.6
+NAME_ONLY = 0.5
+
+
+def normalise_name(name: str) -> str:
+    """'O'Brien,  JOHN' and 'john obrien' both become 'john obrien'."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    plain = re.sub(r"['.\-]", "", plain)  # curly quotes were dropped by the ASCII step
+    words = sorted(w for w in re.split(r"[^a-z0-9]+", plain) if w)
+    return " ".join(words)
+
+
+def normalise_identifier(kind: str, value: str) -> str:
+    value = value.strip().lower()
+    if kind in ("phone", "mobile", "telephone") or re.fullmatch(r"[+\d ()-]{7,}", value):
+        digits = re.sub(r"\D", "", value)
+        return "phone:" + (digits[-10:] if len(digits) >= 10 else digits)
+    return f"{kind.lower()}:{value}"
+
+
+def surname_of(name: str) -> str:
+    """'Smith, John' -> 'smith'; 'John Smith' -> 'smith' (before the words are sorted)."""
+    family = name.split(",")[0] if "," in name else (name.split() or [""])[-1]
+    return normalise_name(family).replace(" ", "")
+
+
+def identifiers_of(suspect: Suspect) -> set[str]:
+    return {normalise_identifier(k, v) for k, v in suspect.identifiers.items() if v.strip()}
+
+
+def score(ours: Suspect, name: str, dob: str | None, idents: set[str],
+          surname: str = "") -> tuple[float, list[str]]:
+    """The confidence that a stored suspect (normalised name, surname, dob, identifiers) is
+    ours."""
+    reasons: list[str] = []
+    shared = identifiers_of(ours) & idents
+    if shared:
+        reasons.append("shared identifier: " + ", ".join(sorted(s.split(":")[0] for s in shared)))
+    same_dob = ours.date_of_birth is not None and dob == ours.date_of_birth.isoformat()
+    our_name = normalise_name(ours.name)
+    if our_name == name:
+        reasons.append("same name")
+    elif same_dob and surname and surname_of(ours.name) == surname:
+        reasons.append("same surname")
+    if same_dob:
+        reasons.append("same date of birth")
+    if shared:
+        confidence = IDENTIFIER
+    elif our_name == name:
+        confidence = NAME_AND_DOB if same_dob else NAME_ONLY
+    elif "same surname" in reasons:
+        confidence = SURNAME_AND_DOB
+    else:
+        confidence = 0.0
+    return confidence, reasons
+
+
+class LinkingActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="find_linked_cases")
+    def find(self, query: LinkQuery) -> list[SuspectMatch]:
+        """Matches in other cases, best first; indexed by normalised name and identifiers."""
+        names = [normalise_name(s.name) for s in query.suspects]
+        idents = set().union(*(identifiers_of(s) for s in query.suspects)) if query.suspects else set()
+        with Session(self._engine) as session:
+            candidates = session.exec(select(SuspectRow).where(
+                SuspectRow.reference != query.reference,
+                or_(col(SuspectRow.norm_name).in_(names),
+                    col(SuspectRow.surname).in_([surname_of(s.name) for s in query.suspects]),
+                    *[col(SuspectRow.identifiers).contains(f"|{i}|") for i in idents]))).all()
+            matches: dict[str, SuspectMatch] = {}
+            for row in candidates:
+                stored_idents = {i for i in row.identifiers.split("|") if i}
+                for ours in query.suspects:
+                    confidence, reasons = score(ours, row.norm_name, row.date_of_birth,
+                                                stored_idents, row.surname)
+                    best = matches.get(row.reference)
+                    if confidence > 0 and (best is None or confidence > best.confidence):
+                        case = session.get(CaseRow, row.reference)
+                        if case is None:
+                            continue
+                        matches[row.reference] = SuspectMatch(
+                            reference=row.reference, police_area=case.police_area,
+                            suspect_id=row.suspect_id, confidence=confidence, reasons=reasons,
+                            state=case.state, outcome=case.outcome,
+                            charges=[c for c in case.charges.split(",") if c],
+                            orders_made=case.orders_made, breaches=case.breaches)
+        return sorted(matches.values(), key=lambda m: (-m.confidence, m.reference))
+
+
+def index_suspects(session: Session, reference: str, area: str, suspects: list[Suspect]) -> None:
+    """Keep the suspect index of one case in step with its case file (called by projection)."""
+    session.exec(delete(SuspectRow).where(col(SuspectRow.reference) == reference))  # type: ignore[call-overload]
+    for s in suspects:
+        name = normalise_name(s.name)
+        session.add(SuspectRow(
+            reference=reference, suspect_id=s.suspect_id, police_area=area, norm_name=name,
+            surname=surname_of(s.name),
+            date_of_birth=s.date_of_birth.isoformat() if s.date_of_birth else None,
+            identifiers="|" + "|".join(sorted(identifiers_of(s))) + "|"))
