@@ -112,7 +112,7 @@ class LinkingActivities:
 
 def index_suspects(session: Session, reference: str, area: str, suspects: list[Suspect]) -> None:
     """Keep the suspect index of one case in step with its case file (called by projection)."""
-    session.exec(delete(SuspectRow).where(col(SuspectRow.reference) == reference))  # type: ignore[call-overload]
+    session.exec(delete(SuspectRow).where(col(SuspectRow.reference) == reference))
     for s in suspects:
         name = normalise_name(s.name)
         session.add(SuspectRow(
