@@ -26,11 +26,14 @@ from activities.notify import (
     SmtpNotifier,
 )
 from activities.projection import ReadModelActivities
+from activities.spoc_contact import SpocContactActivities
 from core.db import create_schema, make_engine
 from core.logging import configure as configure_logging
+from core.schedules import ensure_spoc_contact_schedule
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from workflows.case import CaseWorkflow
+from workflows.spoc_contact import SpocContactWorkflow
 
 log = logging.getLogger("worker")
 
@@ -62,10 +65,10 @@ def build_worker(client: Client, settings: Settings, engine: Engine,
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, SpocContactWorkflow],
         workflow_runner=workflow_runner(),
         activities=[read_model.project_case, notifications.send,
-                    LinkingActivities(engine).find],
+                    LinkingActivities(engine).find, SpocContactActivities(engine).area_figures],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         interceptors=[ActivityMetrics(), *worker_options.pop("interceptors", ())],
@@ -84,6 +87,8 @@ async def main() -> None:
     engine = make_engine(settings.database_url)
     create_schema(engine)
     client = await connect(settings)
+    for area in settings.areas:  # P4.1: each area's monthly SPOC contact
+        await ensure_spoc_contact_schedule(client, area, settings.task_queue)
     with ThreadPoolExecutor(max_workers=32) as executor:
         worker = build_worker(client, settings, engine, executor)
         stop = asyncio.Event()

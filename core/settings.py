@@ -1,5 +1,6 @@
 """One Settings class, read from environment variables prefixed CASES_."""
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -7,7 +8,9 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.codec import load_keys
+from core.service_levels import service_levels
 from models.deadlines import DeadlinePolicy
+from models.enums import CaseState
 
 DEVELOPMENT_SIGNING_KEY = "development-only-signing-key-change-me-0123456789"
 # A fixed AES-256 key so a development checkout runs out of the box; refused elsewhere.
@@ -51,11 +54,31 @@ class Settings(BaseSettings):
     notify_email_template: str | None = None
     notify_sms_template: str | None = None
 
+    # Areas served: the worker keeps a monthly SPOC-contact schedule for each (P4.1).
+    areas: list[str] = []
+
     # Per-area overrides of any DeadlinePolicy period, e.g. {"north": {"risk_review_days": 14}}.
     deadline_overrides: dict[str, dict[str, int]] = {}
 
+    # Operations (docs/operations.md): log level of the JSON logs; the worker serves the SDK's
+    # Prometheus metrics at http://<host>:<port>/metrics when a port is set.
+    log_level: str = "INFO"
+    worker_metrics_host: str = "0.0.0.0"
+    worker_metrics_port: int | None = None
+
     def deadline_policy(self, area: str) -> DeadlinePolicy:
         return DeadlinePolicy(**self.deadline_overrides.get(area, {}))
+
+    # Managers' views (core/service_levels.py): per-area days a case may sit in a state before
+    # it counts as stuck, e.g. {"north": {"charging": 21}}; null switches one off.
+    service_level_overrides: dict[str, dict[CaseState, int | None]] = {}
+    # The sweeper (activities/sweeper.py) looks at running cases this often, and calls an
+    # activity stuck once it has been attempted this many times.
+    sweep_interval_seconds: int = 300
+    stuck_activity_attempts: int = 3
+
+    def service_levels(self, area: str) -> dict[CaseState, timedelta | None]:
+        return service_levels(self.service_level_overrides, area)
 
     @model_validator(mode="after")
     def refuse_default_secrets_in_production(self) -> "Settings":
