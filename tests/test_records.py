@@ -8,7 +8,7 @@ from tests.factories import NOW, OFFICER, PROSECUTOR, WITNESS_CARE, act, case_in
 from workflows.deadlines import open_deadlines
 
 
-def _last(case):  # type: ignore[no-untyped-def]
+def _last(case):
     return case.history[-1]
 
 
@@ -58,7 +58,7 @@ def test_p9_3_form_and_mg5_notice_recorded_on_the_application() -> None:
     assert "P9.3" in entry.rules
 
 
-def _kinds(case):  # type: ignore[no-untyped-def]
+def _kinds(case):
     return {d.kind for d in open_deadlines(case)}
 
 
