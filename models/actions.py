@@ -145,8 +145,12 @@ class RecordBail(_Action):
 
 
 class ReportBailBreach(_Action):
+    """P4.13: a breach of pre-charge bail; further offences go before the prosecutor here."""
+
     kind: Literal["report_bail_breach"] = "report_bail_breach"
     description: str = Field(min_length=1, max_length=5000)
+    further_offences: list[Offence] = Field(
+        default_factory=list, description="Offences the breach may amount to (e.g. s.2A/s.4A).")
 
 
 class RecordNewIncident(_Action):

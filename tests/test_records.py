@@ -98,3 +98,15 @@ def test_p9_4_order_made_opens_telling_its_conditions_met_when_told() -> None:
                at=NOW + timedelta(hours=3))
     assert "tell_order_conditions" not in _kinds(case)
     assert case.notices[-1].shared_with == ["IDVA", "probation"]
+
+
+def test_p4_13_bail_breach_puts_further_offences_before_the_prosecutor() -> None:
+    case = act(opened(), OFFICER, "record_bail")
+    case = act(case, OFFICER, "report_bail_breach", further_offences=["pha1997_s4a"],
+               at=NOW + timedelta(hours=1))
+    assert case.candidate_offences[-1].offence.value == "pha1997_s4a"
+    deadline = next(d for d in open_deadlines(case) if d.kind == "breach_action")
+    assert deadline.rule == "P4.13" and deadline.due_at == NOW + timedelta(hours=25)
+    assert "prosecutor" in {r.value for r in deadline.escalate_to}
+    case = act(case, OFFICER, "record_breach_action_taken", at=NOW + timedelta(hours=2))
+    assert "breach_action" not in _kinds(case)

@@ -111,6 +111,7 @@ def breach_action(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
                     "enlarged stalking charge and the Threshold Test",
                     latest + timedelta(hours=p.breach_action_hours), p,
                     subject=f"{latest:%Y-%m-%dT%H:%M:%S}",
+                    escalate_to=[Role.MANAGER, Role.POLICE_SPOC, Role.PROSECUTOR],
                     remind_at=latest + timedelta(hours=p.breach_action_hours / 2))
 
 

@@ -187,6 +187,8 @@ def record_bail(case: CaseFile, action: a.RecordBail, actor: Actor, now: datetim
 
 def report_bail_breach(case: CaseFile, action: a.ReportBailBreach, actor: Actor, now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description, kind="bail_breach"))
+    for offence in action.further_offences:  # the enlarged charge is for the prosecutor
+        case.candidate_offences.append(CandidateOffence(offence=offence, note="bail breach"))
     return None, "breach of bail before first appearance reported"
 
 
