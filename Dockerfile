@@ -21,6 +21,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY core ./core
+COPY migrations ./migrations
 COPY worker.py ./
 
 # The runtime dependencies only, no dev extras.

@@ -1,7 +1,8 @@
 """Operator commands: `cases-admin create-user ...`, `cases-admin migrate`,
-`cases-admin verify-audit`."""
+`cases-admin verify-audit`, `cases-admin rebuild-read-model`."""
 
 import argparse
+import asyncio
 import getpass
 import os
 import sys
@@ -11,7 +12,9 @@ from sqlmodel import Session
 from api.auth import hash_password
 from core.audit import verify_chain
 from core.db import create_schema, make_engine
+from core.rebuild import CASE_WORKFLOWS, rebuild_read_model
 from core.settings import get_settings
+from core.temporal import connect
 from models.enums import Role
 from models.tables import UserRow
 
@@ -42,6 +45,37 @@ def verify_audit() -> int:
     return 1
 
 
+def migrate(url: str | None) -> None:
+    """Alembic's `upgrade head` (migrations/), adopting a database made before migrations."""
+    from migrations import upgrade  # alembic is only loaded for this command
+
+    adopted = upgrade(url or get_settings().database_url)
+    if adopted:
+        print(f"existing tables adopted at revision {adopted}")
+    print("schema up to date")
+
+
+def rebuild(extra_filter: str | None) -> int:
+    """Rewrite the read model from the workflows; 1 if any case could not be read."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    query = f"{CASE_WORKFLOWS} AND ({extra_filter})" if extra_filter else CASE_WORKFLOWS
+
+    async def run() -> tuple[int, int, dict[str, str]]:
+        report = await rebuild_read_model(await connect(settings), engine, query)
+        return len(report.rebuilt), len(report.ahead), report.failed
+
+    try:
+        rebuilt, ahead, failed = asyncio.run(run())
+    finally:
+        engine.dispose()
+    print(f"rebuilt {rebuilt} cases from their workflows; {ahead} kept (the read model was "
+          f"already newer); {len(failed)} failed")
+    for workflow_id, reason in sorted(failed.items()):
+        print(f"FAILED {workflow_id}: {reason}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cases-admin")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,14 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--role", required=True, choices=[r.value for r in Role])
     user.add_argument("--area", required=True)
     user.add_argument("--password", help="omit to be prompted (or set CASES_NEW_USER_PASSWORD)")
-    commands.add_parser("migrate", help="bring the read-model schema up to date")
+    schema = commands.add_parser("migrate", help="bring the read-model schema up to date "
+                                                 "(alembic upgrade head)")
+    schema.add_argument("--url", help="database URL (default: CASES_DATABASE_URL)")
+    read_model = commands.add_parser(
+        "rebuild-read-model", help="rewrite the read model from the case workflows (a worker "
+                                   "must be running to answer their queries)")
+    read_model.add_argument("--filter", help="a visibility query narrowing the cases, e.g. "
+                                             "\"CaseArea='north'\"")
     commands.add_parser("verify-audit", help="check the audit log's hash chain; exit 1 if broken")
     args = parser.parse_args(argv)
     if args.command == "create-user":
         create_user(args.username, args.role, args.area, args.password)
     elif args.command == "migrate":
-        create_schema(make_engine(get_settings().database_url))
-        print("schema up to date")
+        migrate(args.url)
+    elif args.command == "rebuild-read-model":
+        return rebuild(args.filter)
     elif args.command == "verify-audit":
         return verify_audit()
     return 0
