@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test check lint typecheck pytest test-postgres bench clean user
+.PHONY: run test check lint typecheck pytest test-postgres bench clean user histories browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,14 +27,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP)
+# The dashboard's browser tests drive Debian's chromium (never a downloaded browser): install it
+# when it is missing and we are root; elsewhere those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q
 
-test-postgres: $(STAMP)  ## the suite with the read model on PostgreSQL at 127.0.0.1:5432
+test-postgres: $(STAMP) browser  ## the suite with the read model on PostgreSQL at 127.0.0.1:5432
 	CASES_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+histories: $(STAMP)  ## re-record tests/histories/ for the replay test (docs/versioning.md first)
+	$(BIN)/python -m scripts.record_histories
+
+bench: $(STAMP)  ## every user-facing path against the bare Temporal floor; writes docs/benchmarks.md
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

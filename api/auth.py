@@ -67,10 +67,48 @@ class TokenVerifier:
         else:
             claims = jwt.decode(token, s.jwt_signing_key, algorithms=["HS256"],
                                 audience=s.jwt_audience, issuer=s.jwt_issuer, options=options)
-        actor = Actor(user_id=claims["sub"], role=claims.get("role"), area=claims.get("area"))
+        try:
+            actor = Actor(user_id=claims["sub"], role=claims.get("role"), area=claims.get("area"))
+        except ValidationError as err:
+            names = sorted({_CLAIM_OF_FIELD.get(str(e["loc"][0]), str(e["loc"][0]))
+                            for e in err.errors() if e["loc"]})
+            raise ClaimRefused(f"The token's {', '.join(names)} claim is missing or not valid.") from err
         if actor.role is Role.SYSTEM:  # the service's own role is never handed out
-            raise jwt.InvalidTokenError("role not allowed")
+            raise ClaimRefused("The token's role is not allowed: no user holds the service's own role.")
         return actor
+
+
+class ClaimRefused(jwt.InvalidTokenError):
+    """A well-signed token whose claims do not make a user of this service; says which."""
+
+
+_CLAIM_OF_FIELD = {"user_id": "sub", "role": "role", "area": "area"}
+
+
+def _why_refused(err: jwt.PyJWTError) -> str:
+    """What is wrong with the token, in a sentence; never the token or its claims' values."""
+    if isinstance(err, ClaimRefused):
+        return str(err)
+    if isinstance(err, jwt.MissingRequiredClaimError):
+        return f"The token lacks the required '{err.claim}' claim."
+    for kind, reason in _REASONS:
+        if isinstance(err, kind):
+            return reason
+    return "The token is invalid."
+
+
+# Most specific first: an expired token is also an invalid one, a bad signature a decode error.
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "The token has expired."),
+    (jwt.ImmatureSignatureError, "The token is not valid yet (nbf or iat is in the future)."),
+    (jwt.InvalidAudienceError, "The token is not for this service (audience)."),
+    (jwt.InvalidIssuerError, "The token's issuer is not trusted."),
+    (jwt.InvalidAlgorithmError, "The token's signing algorithm is not accepted."),
+    (jwt.InvalidSignatureError, "The token's signature does not verify: it was not signed by "
+                                "a key this service trusts."),
+    (jwt.PyJWKClientError, "No signing key of the identity provider matches the token."),
+    (jwt.DecodeError, "The token is malformed: not a signed JWT."),
+)
 
 
 def _unauthorised(detail: str) -> HTTPException:
@@ -85,14 +123,13 @@ def current_user(request: Request,
     verifier: TokenVerifier = request.app.state.verifier
     try:
         actor = verifier.actor(token)
-    except jwt.ExpiredSignatureError as err:
-        raise _unauthorised("The token has expired.") from err
-    except jwt.InvalidAudienceError as err:
-        raise _unauthorised("The token is not for this service (audience).") from err
-    except jwt.InvalidIssuerError as err:
-        raise _unauthorised("The token's issuer is not trusted.") from err
-    except (jwt.PyJWTError, ValidationError) as err:
-        raise _unauthorised("The token is invalid.") from err
+    except jwt.PyJWKClientConnectionError as err:
+        # The provider's keys cannot be fetched: not the caller's fault, and worth a retry.
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail={
+            "rule": "UNAVAILABLE",
+            "message": "The identity provider's signing keys cannot be fetched; try again."}) from err
+    except jwt.PyJWTError as err:
+        raise _unauthorised(_why_refused(err)) from err
     request.state.actor = actor
     return actor
 

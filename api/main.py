@@ -8,11 +8,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.service import RPCError
 
+from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
-from api.routes import cases, codec, deadlines, lifecycle, system
+from api.dashboard import routes as dashboard
+from api.metrics import MetricsMiddleware
+from api.metrics import router as metrics_router
+from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
+from core import telemetry
 from core.db import create_schema, make_engine
+from core.logging import configure as configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect, payload_codec
 
@@ -23,7 +30,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not hasattr(app.state, "temporal"):
+        if not hasattr(app.state, "temporal"):  # a server of its own (uvicorn), not embedded
+            configure_logging("api", settings.log_level)
+            telemetry.install()  # the client's core logs as JSON too
             app.state.engine = engine or make_engine(settings.database_url)
             create_schema(app.state.engine)
             app.state.temporal = client or await connect(settings)
@@ -43,11 +52,18 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.state.codec = payload_codec(settings)
     app.include_router(system.router)
     app.include_router(lifecycle.router)
+    app.include_router(stuck.router)  # before cases: /cases/stuck is not a reference
     app.include_router(cases.router)
     app.include_router(deadlines.router)
     app.include_router(codec.router)
+    app.include_router(reports.router)
+    app.include_router(dashboard.router)
+    app.include_router(metrics_router)
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
     app.add_middleware(AuditMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: it fixes the request id Audit records
+
+    app.add_exception_handler(RPCError, busy.temporal_error)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,8 +1,15 @@
-"""What each role may see of a case: contact details and addresses only where needed."""
+"""What each role may see of a case: contact details and addresses only where needed.
 
+A role that does not contact the complainant sees "[withheld]" in place of each contact detail,
+and the same details are blanked wherever free text repeats them (reasons in the history,
+incident descriptions, notes), so neither the case nor its history can leak them.
+"""
+
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from models.case import Actor, CaseFile
+from models.case import Actor, CaseFile, HistoryEntry
 from models.enums import Role
 
 # Those who contact the complainant or draft the order's addresses (P6.4, P9.2).
@@ -10,17 +17,67 @@ SEES_CONTACT_DETAILS = frozenset({
     Role.OFFICER_IN_CASE, Role.POLICE_SPOC, Role.WITNESS_CARE, Role.PROSECUTOR,
 })
 WITHHELD = "[withheld]"
+CONTACT_FIELDS = ("phone", "email", "address", "safe_contact")
+# Shorter values ("text", "home") are ordinary words: blanking them everywhere would mangle the
+# case without protecting anything.
+_MIN_SCRUBBED_LENGTH = 6
+
+
+def sees_contact_details(actor: Actor) -> bool:
+    return actor.role in SEES_CONTACT_DETAILS
 
 
 def visible_case(case: CaseFile, actor: Actor) -> dict[str, Any]:
     data = case.model_dump(mode="json")
-    if actor.role not in SEES_CONTACT_DETAILS:
+    if not sees_contact_details(actor):
         for person in data["complainants"]:
-            person["contact"] = {k: (WITHHELD if v else v) for k, v in person["contact"].items()
-                                 if k in ("phone", "email", "address", "safe_contact")} | {
-                "spoc": person["contact"]["spoc"],
-                "preferred_means": person["contact"]["preferred_means"]}
+            contact = person["contact"]
+            for name in CONTACT_FIELDS:
+                if contact.get(name):
+                    contact[name] = WITHHELD
+        data = scrub(data, contact_pattern(case))
     hide_other_area_links(data, actor)
+    return data
+
+
+def visible_history(case: CaseFile, actor: Actor) -> list[HistoryEntry]:
+    """The history as this role may read it: free text that repeats a contact detail, blanked."""
+    if sees_contact_details(actor):
+        return case.history
+    pattern = contact_pattern(case)
+    return [HistoryEntry.model_validate(scrub(entry.model_dump(mode="json"), pattern))
+            for entry in case.history]
+
+
+def contact_pattern(case: CaseFile) -> re.Pattern[str] | None:
+    """Every complainant contact detail of the case, as typed or spaced differently."""
+    values = {value for person in case.complainants for name in CONTACT_FIELDS
+              if (value := getattr(person.contact, name)) and len(value.strip()) >= _MIN_SCRUBBED_LENGTH}
+    return _pattern(values) if values else None
+
+
+def _pattern(values: Iterable[str]) -> re.Pattern[str]:
+    alternatives = []
+    for value in sorted(values, key=len, reverse=True):  # longest first: "12 A St, L1" before "12 A St"
+        digits = re.sub(r"\D", "", value)
+        if re.fullmatch(r"[\d\s()+.-]+", value) and len(digits) >= _MIN_SCRUBBED_LENGTH:
+            # A phone number: "07700 900123", "07700900123" and "07700-900-123" are the same.
+            alternatives.append(r"[\s().-]*".join(digits))
+        else:
+            alternatives.append(r"\s+".join(re.escape(word) for word in value.split()))
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def scrub(data: Any, pattern: re.Pattern[str] | None) -> Any:
+    """Return data (JSON-like) with every match of pattern in its strings replaced by WITHHELD."""
+    if pattern is None:
+        return data
+    if isinstance(data, str):
+        return pattern.sub(WITHHELD, data)
+    if isinstance(data, dict):
+        return {key: scrub(value, pattern) for key, value in data.items()}
+    if isinstance(data, list):
+        return [scrub(value, pattern) for value in data]
     return data
 
 

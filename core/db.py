@@ -6,6 +6,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, create_engine
 
 import models.audit  # registers audit_log on SQLModel.metadata
+import models.monitoring  # registers case_deadlines, case_facts, stuck_alerts
 import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 

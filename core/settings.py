@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     worker_metrics_host: str = "0.0.0.0"
     worker_metrics_port: int | None = None
+    # Workflow tasks one worker process takes at once. Python runs them one at a time (the
+    # GIL); a task not finished within Temporal's 10 s task timeout is retried elsewhere, so a
+    # worker that takes more than it can finish in time (a restart replaying every open case)
+    # spends its CPU on work that is thrown away. Tasks left waiting on the server time out never.
+    worker_workflow_slots: int = 100
 
     def deadline_policy(self, area: str) -> DeadlinePolicy:
         return DeadlinePolicy(**self.deadline_overrides.get(area, {}))

@@ -309,7 +309,7 @@ async def test_codec_endpoint_refuses_without_a_token(api: httpx.AsyncClient) ->
 async def test_codec_endpoint_round_trips_with_a_token(
         api: httpx.AsyncClient, auth: Any, settings: Settings) -> None:
     original = wire(Payload(metadata={"encoding": b"json/plain"}, data=b'{"name": "Ms Secret"}'))
-    headers = auth("prosecutor") | {"X-Namespace": "default"}
+    headers = auth("admin") | {"X-Namespace": "default"}  # decode is for admin and manager
     encoded = await api.post("/codec/encode", json={"payloads": [original]}, headers=headers)
     assert encoded.status_code == 200, encoded.text
     [sealed] = encoded.json()["payloads"]
@@ -327,7 +327,7 @@ async def test_codec_endpoint_answers_400_for_a_tampered_payload(
     [sealed] = await data_converter(settings).encode(["secret"])
     sealed.data = sealed.data[:-1] + bytes([sealed.data[-1] ^ 0x80])
     response = await api.post("/codec/decode", json={"payloads": [wire(sealed)]},
-                              headers=auth("prosecutor"))
+                              headers=auth("admin"))
     assert response.status_code == 400
     assert response.json()["detail"]["rule"] == "CODEC"
 

@@ -19,7 +19,7 @@ from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import from_rpc_error, from_update_failure, refusal_http
 from api.examples import openapi_examples
-from api.redaction import visible_case
+from api.redaction import visible_case, visible_history
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
 from models.enums import POLICE_ROLES, CaseState
@@ -100,7 +100,8 @@ def list_cases(
     domestic_abuse: bool | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded so the database is never handed a number it cannot hold (a 500, not a 422).
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CaseList:
     """List the cases of your area from the read model, newest state change first."""
     query = select(CaseRow).where(or_(col(CaseRow.police_area) == actor.area,
@@ -126,7 +127,7 @@ async def read_case(reference: str, actor: CurrentUser, client: TemporalDep) -> 
 async def read_history(reference: str, actor: CurrentUser,
                        client: TemporalDep) -> list[HistoryEntry]:
     """Every accepted action on the case: who, when, what and why."""
-    return (await read_case_file(client, reference, actor)).history
+    return visible_history(await read_case_file(client, reference, actor), actor)
 
 
 @router.post("/{reference}/actions", response_model=ActionResponse,

@@ -17,8 +17,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.auth import current_user
+from api.auth import CurrentUser, current_user
+from api.errors import refusal_http
 from core.codec import EncryptionCodec, PayloadDecryptionError
+from models.enums import Role
 
 PREFIX = "/codec"
 router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(current_user)])
@@ -68,6 +70,15 @@ def _codec(request: Request) -> EncryptionCodec:
 
 CodecDep = Annotated[EncryptionCodec, Depends(_codec)]
 
+# Decoding shows any case's payloads in clear, whatever its area: only those who run the
+# service through the Temporal UI may. Encoding reveals nothing, so any signed-in user may.
+DECODERS = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def may_decode(actor: CurrentUser) -> None:
+    if actor.role not in DECODERS:
+        raise refusal_http("ACCESS", "Decoding payloads is for the admin and manager roles.")
+
 
 @router.post("/encode", response_model=WirePayloads)
 async def encode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
@@ -76,14 +87,22 @@ async def encode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
     return WirePayloads(payloads=[WirePayload.of(p) for p in encoded])
 
 
-@router.post("/decode", response_model=WirePayloads,
-             responses={400: {"description": "A payload failed to decrypt (detail.rule CODEC)."}})
+@router.post("/decode", response_model=WirePayloads, dependencies=[Depends(may_decode)],
+             responses={400: {"description": "A payload failed to decrypt (detail.rule CODEC)."},
+                        403: {"description": "Only admin and manager may decode."}})
 async def decode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
-    """Decrypt payloads with whichever key each names; others pass through unchanged."""
+    """Decrypt payloads with whichever key each names; others pass through unchanged.
+
+    For the admin and manager roles only.
+    """
     try:
         decoded = await codec.decode([p.to_proto() for p in body.payloads])
     except PayloadDecryptionError as err:
         raise HTTPException(400, detail={"rule": "CODEC", "message": str(err)}) from err
+    except ValueError as err:
+        # AES-GCM refuses a nonce shorter than it needs: a truncated payload, not our failure.
+        raise HTTPException(400, detail={"rule": "CODEC",
+                                         "message": "A payload is truncated: too short to decrypt."}) from err
     return WirePayloads(payloads=[WirePayload.of(p) for p in decoded])
 
 

@@ -3,11 +3,13 @@
 import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from api.auth import current_user
 from workflows.lifecycle import LIFECYCLE, diagram
 
-router = APIRouter(tags=["lifecycle"])
+# Like everything but the health checks and the login, it needs a token (issue 6).
+router = APIRouter(tags=["lifecycle"], dependencies=[Depends(current_user)])
 
 
 @router.get("/lifecycle", response_model=dict[str, Any])

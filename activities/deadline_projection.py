@@ -1,0 +1,122 @@
+"""Projects a case's deadlines and report facts into the read model, alongside the case row.
+
+Called from the projection activity in the same session (one transaction): the stuck list
+and the reports then answer from indexed tables. Idempotent: keyed by case and deadline (or
+fact) id, and a row is never overwritten by an older version of the case.
+"""
+
+import re
+from datetime import UTC, datetime, time
+
+from sqlmodel import Session, select
+
+from models.case import CaseFile
+from models.enums import ChargingDecisionKind
+from models.monitoring import DeadlineRow, FactRow
+from workflows.calendar import at_local
+
+# Failure texts come from SMTP relays, Notify and databases, and may quote what they failed on:
+# an address or a number must never reach the dashboard or the logs.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# Ten or more digits: a phone number; a date (8 digits) or a sentence length is kept.
+_NUMBER = re.compile(r"\+?\(?(?:\d[\s()-]{0,2}){9,}\d(?![:\d])")
+
+
+def scrub_failure(text: str | None, limit: int = 300) -> str | None:
+    """A failure message fit to show a manager: addresses and phone numbers withheld."""
+    if text is None:
+        return None
+    return _NUMBER.sub("[number]", _EMAIL.sub("[address]", text))[:limit]
+
+
+def utc(value: datetime) -> datetime:
+    """Stored as UTC: SQLite keeps no zone, so every stored time must share one."""
+    return value.astimezone(UTC) if value.tzinfo else value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+def _kind_of(deadline_id: str) -> str:
+    # Deadline ids are "kind" or "kind:subject" (workflows/deadlines.py).
+    return deadline_id.split(":", 1)[0]
+
+
+def project_deadlines(session: Session, case: CaseFile) -> None:
+    """Upsert every deadline the case file knows: open ones in full, met ones by their marks."""
+    existing = {row.deadline_id: row for row in session.exec(
+        select(DeadlineRow).where(DeadlineRow.reference == case.reference))}
+    details = {d.deadline_id: d for d in case.deadlines}
+    for deadline_id, mark in case.deadline_marks.items():
+        row = existing.get(deadline_id)
+        if row is not None and row.version > case.version:
+            continue  # a newer version was projected already
+        if row is None:
+            row = DeadlineRow(reference=case.reference, deadline_id=deadline_id[:200],
+                              version=case.version, kind=_kind_of(deadline_id)[:64],
+                              opened_at=utc(mark.opened_at))
+            existing[deadline_id] = row
+        d = details.get(deadline_id)
+        if d is not None:
+            row.kind, row.rule = d.kind[:64], d.rule[:40]
+            row.description, row.owner_role = d.description[:500], d.owner_role.value
+            row.due_at, row.remind_at = utc(d.due_at), utc(d.remind_at)
+        row.version, row.opened_at = case.version, utc(mark.opened_at)
+        row.reminded_at, row.escalated_at = _utc(mark.reminded_at), _utc(mark.escalated_at)
+        row.met_at = _utc(mark.met_at)
+        row.failing = scrub_failure(mark.failing)
+        session.add(row)
+
+
+def case_facts(case: CaseFile) -> list[FactRow]:
+    """The dated facts the reports count beyond the history rows: charging decisions and each
+    offence charged, orders made, and how each prosecution ended."""
+    ref = case.reference
+    facts: list[FactRow] = []
+    for i, decision in enumerate(case.decisions):
+        facts.append(FactRow(reference=ref, fact_id=f"decision:{i}", kind="charging_decision",
+                             at=utc(decision.at), detail=decision.kind.value))
+        if decision.kind is ChargingDecisionKind.CHARGE:
+            facts += [FactRow(reference=ref, fact_id=f"charge:{i}:{o.value}", kind="charge",
+                              at=utc(decision.at), detail=o.value) for o in decision.charges]
+    for order in case.orders:
+        # Orders count by the day the court made them, not the day they were recorded.
+        facts.append(FactRow(reference=ref, fact_id=f"order:{order.order_id}", kind="order_made",
+                             at=at_local(order.made_on, time(12)).astimezone(UTC),
+                             detail="replacement" if order.replaces else "new"))
+    for entry in case.history:
+        outcome = _prosecution_outcome(case, entry.action, entry.summary)
+        if outcome is not None:
+            facts.append(FactRow(reference=ref, fact_id=f"outcome:{entry.version}",
+                                 kind="prosecution_outcome", at=utc(entry.at),
+                                 detail=outcome))
+    return facts
+
+
+def _prosecution_outcome(case: CaseFile, action: str, summary: str) -> str | None:
+    """How a prosecution ended, from the action that ended it (§4.1 'prosecutions')."""
+    if action == "enter_pleas" and summary.startswith("guilty"):
+        return "convicted"
+    if action == "accept_lesser_plea":
+        return "convicted"
+    if action == "record_verdict" and case.verdict is not None:
+        return case.verdict.value
+    if action == "discontinue":
+        return "discontinued"
+    return None
+
+
+def project_facts(session: Session, case: CaseFile) -> None:
+    """Insert the facts not yet recorded; facts are immutable once dated."""
+    known = set(session.exec(select(FactRow.fact_id).where(FactRow.reference == case.reference)))
+    for fact in case_facts(case):
+        if fact.fact_id not in known:
+            session.add(fact)
+
+
+def project_monitoring(session: Session, case: CaseFile) -> None:
+    """Everything managers' views need from one case version; the caller commits."""
+    project_deadlines(session, case)
+    project_facts(session, case)
+

@@ -1,0 +1,1 @@
+"""The managers' web dashboard (server-rendered)."""

@@ -1,0 +1,218 @@
+"""The managers' dashboard: server-rendered pages over the read model.
+
+Every page is for the signed-in user's area only, and shows no complainant's name or contact
+details: references, states, deadlines and history summaries (with any address or number
+that slipped into one withheld).
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, col, or_, select
+
+from activities.deadline_projection import scrub_failure
+from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
+from api.dashboard.svg import bar_chart_svg, lifecycle_svg
+from api.deps import SessionDep, SettingsDep
+from api.reports import REPORTS, time_in_state
+from api.routes.reports import as_csv, build_report, period_of
+from api.stuck import REASON_LABELS, Reason, Sort, aware, stuck_cases
+from core.settings import Settings
+from models.case import Actor
+from models.enums import CaseState, Role
+from models.monitoring import DeadlineRow
+from models.tables import CaseRow, HistoryRow
+from workflows.calendar import LONDON
+
+HERE = Path(__file__).parent
+E = TypeVar("E", bound=StrEnum)
+STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
+# Pages load nothing from elsewhere and run no inline script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; script-src 'self'; "
+                               "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+}
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["scrub"] = scrub_failure
+
+
+def _when(value: datetime | None) -> str:
+    moment = aware(value)
+    return moment.astimezone(LONDON).strftime("%d %b %Y %H:%M") if moment else "—"
+
+
+templates.env.filters["when"] = _when
+
+
+def _page(request: Request, name: str, actor: Actor | None, status: int = 200,
+          **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, {"actor": actor, **context},
+                                          status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/dashboard/login", status_code=303)
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        raise HTTPException(404, detail={"rule": "NOT_FOUND", "message": f"No file {name}."})
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name])
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
+                 username: Annotated[str, Form(max_length=100)],
+                 password: Annotated[str, Form(max_length=200)]) -> Response:
+    token = sign_in(session, settings, username, password)
+    if token is None:
+        return _page(request, "login.html", None, status=401,
+                     error="Wrong username or password.", username=username)
+    response = RedirectResponse("/dashboard", status_code=303)
+    set_cookie(response, settings, token)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = _to_login()
+    clear_cookie(response)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def stuck_page(
+    request: Request, session: SessionDep, settings: SettingsDep,
+    reason: Annotated[str, Query(max_length=40)] = "",
+    state: Annotated[str, Query(max_length=40)] = "",
+    owner: Annotated[str, Query(max_length=40)] = "",
+    sort: Annotated[Sort, Query()] = "age",
+) -> Response:
+    """The stuck cases of the user's area, filtered and sorted. An empty filter (the form's
+    "any") means no filter."""
+    actor = cookie_user(request)
+    if actor is None:
+        return _to_login()
+    why, where, whose = (_choice(Reason, "reason", reason), _choice(CaseState, "state", state),
+                         _choice(Role, "owner", owner))
+    chosen = {"reason": why, "state": where, "owner": whose, "sort": sort}
+    found = stuck_cases(session, actor.area, settings.service_levels(actor.area),
+                        reason=why, state=where, owner=whose, sort=sort)
+    return _page(request, "stuck.html", actor, cases=found, labels=REASON_LABELS,
+                 reasons=list(Reason), states=list(CaseState),
+                 owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)], chosen=chosen)
+
+
+def _choice(kind: type[E], name: str, value: str) -> E | None:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError as err:
+        allowed = ", ".join(v.value for v in kind)
+        raise HTTPException(422, detail={"rule": "INPUT", "message": (
+            f"{name} must be one of: {allowed}.")}) from err
+
+
+def _case_row(session: Session, reference: str, actor: Actor) -> CaseRow:
+    row = session.exec(select(CaseRow).where(
+        col(CaseRow.reference) == reference,
+        or_(col(CaseRow.police_area) == actor.area, col(CaseRow.cps_area) == actor.area))).first()
+    if row is None:  # another area's case answers as if unknown
+        raise HTTPException(404, detail={"rule": "NOT_FOUND", "message": f"No case {reference}."})
+    return row
+
+
+def _time_in_states(history: list[HistoryRow], now: datetime) -> dict[str, float]:
+    """Days this case has spent in each state so far (the current stay up to now)."""
+    spent: dict[str, float] = {}
+    entered: tuple[str, datetime] | None = None
+    for h in history:
+        at = aware(h.at) or now
+        if h.action == "open_case" or h.state_before != h.state_after:
+            if entered is not None:
+                stay = (at - entered[1]).total_seconds() / 86400
+                spent[entered[0]] = spent.get(entered[0], 0) + stay
+            entered = (h.state_after, at)
+    if entered is not None and entered[0] != CaseState.CLOSED.value:
+        delta = now - entered[1]
+        spent[entered[0]] = spent.get(entered[0], 0) + max(delta.total_seconds(), 0) / 86400
+    return spent
+
+
+@router.get("/cases/{reference}", response_class=HTMLResponse)
+def case_page(request: Request, reference: str, session: SessionDep,
+              settings: SettingsDep) -> Response:
+    """One case: why it is stuck, where it stands, its open deadlines and its timeline."""
+    actor = cookie_user(request)
+    if actor is None:
+        return _to_login()
+    now = datetime.now(UTC)
+    row = _case_row(session, reference, actor)
+    history = list(session.exec(select(HistoryRow).where(
+        col(HistoryRow.reference) == reference).order_by(col(HistoryRow.version))))
+    deadlines = list(session.exec(select(DeadlineRow).where(
+        col(DeadlineRow.reference) == reference, col(DeadlineRow.met_at).is_(None))
+        .order_by(col(DeadlineRow.due_at))))
+    levels = settings.service_levels(actor.area)
+    stuck = stuck_cases(session, actor.area, levels, now, only=reference)
+    spent = _time_in_states(history, now)
+    chart = bar_chart_svg("Days in each state (tick: service level)", [
+        (s.value, spent.get(s.value), _days(levels.get(s)))
+        for s in CaseState if s is not CaseState.CLOSED and (s.value in spent)])
+    return _page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
+                 reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
+                 diagram=lifecycle_svg(row.state), chart=chart, now=now,
+                 temporal_url=_temporal_url(settings, reference))
+
+
+def _days(level: timedelta | None) -> float | None:
+    return None if level is None else level.total_seconds() / 86400
+
+
+def _temporal_url(settings: Settings, reference: str) -> str:
+    return (f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+            f"/workflows/case-{reference}")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request, session: SessionDep,
+                 since: date | None = None, until: date | None = None) -> Response:
+    """Every report for the user's area and a period, with a chart of time in state."""
+    actor = cookie_user(request)
+    if actor is None:
+        return _to_login()
+    period = period_of(since, until, None)
+    tables = {name: (spec.title, spec.build(session, actor.area, period))
+              for name, spec in REPORTS.items()}
+    stays = time_in_state(session, actor.area, period)
+    chart = bar_chart_svg("Median days in each state (tick: 90th percentile)", [
+        (r["state"], r["median_days"], r["p90_days"]) for r in stays if r["stays"]],
+        marker_label="90th percentile")
+    return _page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
+
+
+@router.get("/reports/{name}.csv")
+def report_csv(request: Request, name: str, session: SessionDep,
+               since: date | None = None, until: date | None = None) -> Response:
+    """One report as CSV, for the signed-in user's area."""
+    actor = cookie_user(request)
+    if actor is None:
+        return _to_login()
+    return as_csv(build_report(session, actor.area, name, period_of(since, until, None)))

@@ -1,0 +1,107 @@
+"""Prometheus metrics and the request log line of the API.
+
+`GET /metrics` serves the process's registry. The middleware counts every request by route
+template (never the raw path: a reference in a label would make one series per case), times
+it, and counts refusals by the rule id that the 403/409/422 body names (api/errors.py builds
+those bodies). It also fixes the request id before the audit middleware reads it, so the audit
+log, the response's X-Request-ID and every log line of the request carry the same id.
+
+Counts are per process: run one uvicorn worker per container and let Prometheus sum replicas.
+"""
+
+import json
+import logging
+import re
+import time
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.audit import _request_id
+from core.logging import log_context
+
+log = logging.getLogger("api.request")
+
+REQUESTS = Counter("cases_api_requests", "HTTP requests answered, by route template and status.",
+                   ["method", "route", "status"])
+LATENCY = Histogram("cases_api_request_duration_seconds",
+                    "Time to answer a request, by route template.", ["method", "route"],
+                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+IN_PROGRESS = Gauge("cases_api_requests_in_progress", "Requests being answered now.")
+REFUSALS = Counter("cases_api_refusals", "Actions refused, by the rule id in the answer.",
+                   ["rule"])
+
+# The statuses whose JSON body names a rule: a refusal (api/errors.py), never a fault.
+REFUSAL_STATUSES = frozenset({403, 409, 422})
+_MAX_BODY = 64 * 1024
+_REFERENCE_IN_PATH = re.compile(r"^/cases/([^/]+)")
+UNMATCHED = "<unmatched>"  # one label for every unknown path, however many are probed
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    """Prometheus exposition of this process's counters."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def refusal_rule(body: bytes) -> str | None:
+    try:
+        detail = json.loads(body).get("detail")
+    except (ValueError, AttributeError):
+        return None
+    rule = detail.get("rule") if isinstance(detail, dict) else None
+    return str(rule)[:40] if rule else None
+
+
+class MetricsMiddleware:
+    """Outermost ASGI middleware: request id, log context, metrics and the request line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = _request_id(scope)
+        # The audit middleware, inside this one, takes the id from the header: make it ours.
+        scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k != b"x-request-id"]
+        scope["headers"].append((b"x-request-id", request.encode("latin-1")))
+        match = _REFERENCE_IN_PATH.match(scope["path"])
+        started, status, body = time.perf_counter(), 500, bytearray()
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status in REFUSAL_STATUSES \
+                    and len(body) < _MAX_BODY:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        IN_PROGRESS.inc()
+        with log_context(request=request, reference=match.group(1) if match else None):
+            try:
+                await self.app(scope, receive, send_observed)
+            finally:
+                IN_PROGRESS.dec()
+                self._observe(scope, status, time.perf_counter() - started, bytes(body))
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float, body: bytes) -> None:
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED
+        method = scope["method"]
+        REQUESTS.labels(method, route, str(status)).inc()
+        LATENCY.labels(method, route).observe(seconds)
+        rule = refusal_rule(body) if body else None
+        if rule is not None:
+            REFUSALS.labels(rule).inc()
+        state = scope.get("state") or {}
+        reference = state.get("audit_reference")  # POST /cases names it in the body
+        log.info("request", extra={
+            "method": method, "route": route, "status": status,
+            "duration_ms": round(seconds * 1000, 1), "rule": rule,
+            **({"case_reference": str(reference)[:40]} if reference else {})})
