@@ -3,8 +3,10 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.deadline_projection import project_monitoring
 from activities.linking import index_suspects
@@ -61,8 +63,17 @@ class ReadModelActivities:
 
     @activity.defn(name="project_case")
     def project_case(self, case: CaseFile) -> int:
-        """Project one version of the case (write_case) in its own transaction."""
-        with Session(self._engine) as session:
-            write_case(session, case)
-            session.commit()
+        """Project one version of the case (write_case) in its own transaction.
+
+        A database failure is retried by Temporal; it is reported in one short line (the
+        driver's own message can exceed Temporal's failure size and quote row values).
+        """
+        try:
+            with Session(self._engine) as session:
+                write_case(session, case)
+                session.commit()
+        except SQLAlchemyError as err:
+            raise ApplicationError(
+                f"read model unavailable: {type(err).__name__}", type="ReadModelUnavailable"
+            ) from None
         return case.version
