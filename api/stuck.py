@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, union
 from sqlmodel import Session, col, select
 
+from core.db import aware
 from core.service_levels import STATE_OWNER
 from models.enums import CaseState, Role
 from models.monitoring import AlertRow, DeadlineRow
@@ -62,13 +63,6 @@ class StuckCase(BaseModel):
     owner_role: Role
     earliest_due: datetime | None
     reasons: list[StuckReason]
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their zone; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _days(delta: timedelta) -> float:

@@ -1,5 +1,6 @@
 """The read-model database: engine and sessions. Never imported by workflow code."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, event
@@ -29,3 +30,10 @@ def make_engine(database_url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

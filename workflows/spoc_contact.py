@@ -17,17 +17,14 @@ class SpocContactWorkflow:
     @workflow.run
     async def run(self, area: str) -> AreaFigures:
         # The month just ended, in London time: the schedule fires early on the 1st.
-        now = workflow.now().astimezone(LONDON)
-        month_end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        month_start = (month_end - timedelta(days=1)).replace(day=1)
+        today = workflow.now().astimezone(LONDON).date()
+        last_day = today.replace(day=1) - timedelta(days=1)
         figures = await workflow.execute_activity(
-            "area_figures", AreaMonth(area=area, month_start=month_start, month_end=month_end),
+            "area_figures", AreaMonth(area=area, first_day=last_day.replace(day=1),
+                                      last_day=last_day),
             result_type=AreaFigures, start_to_close_timeout=timedelta(minutes=2))
-        body = (f"Monthly stalking and harassment contact for {area} ({figures.month}): "
-                f"{figures.reported} reported, {figures.referred} referred, {figures.charged} "
-                f"charged ({figures.charged_stalking} stalking, {figures.charged_harassment} "
-                f"harassment only), {figures.prosecutions_concluded} prosecutions concluded, "
-                f"{figures.orders_made} orders made, {figures.overdue_deadlines} cases overdue.")
+        body = f"Monthly stalking and harassment contact for {area} ({figures.month}):\n" + \
+            "\n".join(f"- {f.section}: {f.measure}: {f.value}" for f in figures.figures)
         for role in (Role.POLICE_SPOC, Role.CPS_SPOC):
             await workflow.execute_activity(
                 "send_notification", Notification(

@@ -19,9 +19,10 @@ from activities.deadline_projection import scrub_failure
 from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
-from api.reports import REPORTS, time_in_state
 from api.routes.reports import as_csv, build_report, period_of
-from api.stuck import REASON_LABELS, Reason, Sort, aware, stuck_cases
+from api.stuck import REASON_LABELS, Reason, Sort, stuck_cases
+from core.db import aware
+from core.reports import REPORTS, time_in_state
 from core.settings import Settings
 from models.case import Actor
 from models.enums import CaseState, Role

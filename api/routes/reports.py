@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from api.auth import CurrentUser
 from api.deps import SessionDep
-from api.reports import REPORTS, Period
+from core.reports import REPORTS, Period
 from workflows.calendar import LONDON
 
 router = APIRouter(prefix="/reports", tags=["managers"])

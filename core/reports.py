@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from api.stuck import aware
+from core.db import aware
 from models.enums import CaseState
 from models.monitoring import DeadlineRow, FactRow
 from models.offences import OFFENCES, Offence
