@@ -114,7 +114,7 @@ def auth(settings: Settings) -> Callable[..., dict[str, str]]:
     return headers
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll until check() returns something truthy: projections and visibility lag a little."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

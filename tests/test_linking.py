@@ -1,5 +1,6 @@
 """P3.8 and P4.6: the same suspect found across cases and areas, with a confidence."""
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -27,7 +28,19 @@ def test_p3_8_confidence_grows_with_the_evidence() -> None:
     assert score(ours, normalise_name("Jim O'Brien"), "1983-04-02", set(), "obrien")[0] == 0.6
 
 
+RUN = uuid.uuid4().hex[:6]  # names unique to this run: other runs' cases never match
+
+
+def _unique_surname(name: str) -> str:
+    if "," in name:
+        surname, first = name.split(",", 1)
+        return f"{surname}{RUN},{first}"
+    *first, surname = name.split()
+    return " ".join([*first, surname + RUN])
+
+
 def _body(reference: str, area: str, name: str, complainant: str) -> dict[str, Any]:
+    name = _unique_surname(name)
     body = new_case_body(reference, area=area, complainants=(complainant,))
     body["suspects"] = [{"suspect_id": "S1", "name": name, "date_of_birth": "1979-08-14",
                          "identifiers": {"email": f"{name.split()[0].lower()}@example.org"}}]
@@ -55,8 +68,8 @@ async def test_p3_8_same_suspect_linked_on_creation_with_p4_6_history(api, auth)
     await handler.act("prosecutor", "make_restraining_order",
                       orders=[{"protected_person_id": "V1", "conditions": ["no contact"],
                                "made_on": "2020-06-01"}])
-    second = await _open(api, auth, _body(new_reference("LINKB"), "linkarea", "FELL, marcus",
-                                          "V2"))
+    second = await _open(api, auth, _body(new_reference("LINKB"), "linkarea",
+                                          "FELL, marcus", "V2"))
 
     async def linked() -> Any:
         links = await _links(api, auth, second, "linkarea")
