@@ -1,0 +1,449 @@
+"""Who may do what: every endpoint of the OpenAPI document, every role, own area and other.
+
+The endpoints are read from the app's own OpenAPI document, so a new endpoint is covered the
+moment it exists: it must refuse a request without a token, a read of a case must answer 404 to
+another area and leak neither another area's case nor a complainant's contact details, and an
+endpoint that changes something must be given its expectations in WRITES below (the
+classification test fails until it is).
+
+Public, and skipped by the token check: GET /health and GET /ready are the liveness and
+readiness probes (orchestrators call them without a token; they hold no case data), and
+POST /auth/token is the login that hands tokens out. The documentation routes (/docs, /redoc,
+/openapi.json) and /metrics are not in the document (include_in_schema=False).
+
+Actions follow workflows.lifecycle.LIFECYCLE: each kind is tried by every role in a state where
+it is allowed; the roles it lists pass the access check (they get 200, or a protocol refusal
+that is neither ACCESS nor STATE), every other role gets 403 ACCESS, the same listed roles from
+another area are refused, and no refusal changes the case. The cases are built once, through
+the API.
+"""
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from api.examples import ACTION_EXAMPLES
+from api.main import create_app
+from api.redaction import SEES_CONTACT_DETAILS, WITHHELD
+from api.routes.codec import DECODERS
+from core.settings import Settings
+from models.enums import POLICE_ROLES, CaseState, Role
+from tests.api_steps import Handler, new_case_body, new_reference
+from tests.conftest import eventually
+from workflows.lifecycle import LIFECYCLE
+
+S = CaseState
+OWN, OTHER = "matrix-own", "matrix-other"
+AREAS = (OWN, OTHER)
+ROLES = [role for role in Role if role is not Role.SYSTEM]  # no token may carry SYSTEM
+Auth = Callable[..., dict[str, str]]
+
+PUBLIC = {
+    ("GET", "/health"): "liveness probe, called without a token; no case data",
+    ("GET", "/ready"): "readiness probe, called without a token; says only ok or unreachable",
+    ("POST", "/auth/token"): "the login: it is how a token is got",
+}
+# Endpoints that change something, with the test below that gives their expectations.
+WRITES = {
+    ("POST", "/cases"): "test_only_police_open_cases_and_only_in_their_own_area",
+    ("POST", "/cases/{reference}/actions"): "test_action_is_allowed_exactly_to_its_roles",
+    ("POST", "/codec/encode"): "test_codec_encode_is_for_everyone_decode_for_admin_and_manager",
+    ("POST", "/codec/decode"): "test_codec_encode_is_for_everyone_decode_for_admin_and_manager",
+}
+
+
+def _operations() -> list[tuple[str, str]]:
+    doc = create_app(Settings(_env_file=None)).openapi()
+    return [(method.upper(), path) for path, item in doc["paths"].items() for method in item]
+
+
+OPERATIONS = _operations()
+PROTECTED = [op for op in OPERATIONS if op not in PUBLIC]
+READS = [op for op in PROTECTED if op[0] == "GET"]
+
+
+def op_id(op: tuple[str, str]) -> str:
+    return f"{op[0]} {op[1]}"
+
+
+def fill(path: str, reference: str) -> tuple[str, bool]:
+    """The path with its parameters filled in; False if one had no meaningful value to take."""
+    known = True
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal known
+        if match[1] == "reference":
+            return reference
+        known = False
+        return "x"
+
+    return re.sub(r"\{(\w+)\}", value, path), known
+
+
+# Cases, built once per module through the API
+
+
+class CasePool:
+    """Cases of the own area in a given state; one is replaced once an action moves it on."""
+
+    def __init__(self, api: httpx.AsyncClient, auth: Auth) -> None:
+        self.api, self.auth = api, auth
+        self._cases: dict[CaseState, str] = {}
+
+    def handler(self, reference: str) -> Handler:
+        return Handler(self.api, self.auth, reference, area=OWN)
+
+    async def case_in(self, state: CaseState) -> str:
+        if state not in self._cases:
+            self._cases[state] = await self.build(state)
+        return self._cases[state]
+
+    def moved(self, state: CaseState) -> None:
+        self._cases.pop(state, None)
+
+    async def build(self, state: CaseState, **open_with: Any) -> str:
+        case = self.handler(new_reference(f"MX-{state.value[:4].upper()}"))
+        assert (await case.open(**open_with)).status_code == 201
+        if state is S.REFERRAL:
+            await case.act("officer_in_case", "record_risk_assessment", assessment={
+                "tool": "DASH", "level": "medium", "assessed_on": "2026-11-20", "assessor": "PC 1"})
+            await case.act("officer_in_case", "refer_to_cps")
+        elif state is S.CHARGING:
+            await case.to_charging()
+        elif state is S.PREPARATION:
+            await case.to_charging()
+            await case.act("prosecutor", "make_charging_decision", charges=["pha1997_s4a"])
+        elif state is S.PLEAS:
+            await case.to_pleas()
+        elif state is S.TRIAL:
+            await case.to_pleas()
+            await case.act("prosecutor", "enter_pleas", guilty=False)
+        elif state is S.RESTRAINING_ORDER:
+            await case.to_restraining_order()
+        assert (await case.get())["state"] == state.value
+        return case.reference
+
+
+@pytest.fixture(scope="module")
+async def pool(api: httpx.AsyncClient, auth: Auth) -> CasePool:
+    cases = CasePool(api, auth)
+    states = [S.INVESTIGATION, S.REFERRAL, S.PREPARATION, S.PLEAS, S.TRIAL, S.RESTRAINING_ORDER]
+    built = await asyncio.gather(*(cases.build(state) for state in states))
+    cases._cases.update(zip(states, built, strict=True))
+    return cases
+
+
+SECRETS = {"phone": "07700 900461", "email": "zephyrine.q@example.org",
+           "address": "17 Marrowgate Close, Penwortham PR1 9ZZ",
+           "safe_contact": "Ring her sister on 07700 900462 first"}
+# Free text repeats them too, differently spaced: the redaction must catch that as well.
+SECRET_TEXTS = [*SECRETS.values(), "07700900461", "Marrowgate Close"]
+
+
+@pytest.fixture(scope="module")
+async def secret_case(api: httpx.AsyncClient, auth: Auth) -> str:
+    """A case in pleas whose complainant has every contact detail, repeated in free text."""
+    reference = new_reference("MX-SECRET")
+    body = new_case_body(reference, area=OWN)
+    body["complainants"][0]["contact"] = SECRETS | {"preferred_means": "text", "spoc": "PC 12"}
+    assert (await api.post("/cases", json=body, headers=auth("officer_in_case", OWN))).status_code == 201
+    case = Handler(api, auth, reference, area=OWN)
+    await case.act("officer_in_case", "record_new_incident",
+                   description="He waited outside 17 Marrowgate Close, Penwortham PR1 9ZZ",
+                   reasons="Called her on 07700900461; she asked us to use zephyrine.q@example.org")
+    await case.to_pleas()
+    return reference
+
+
+def leaked(text: str) -> list[str]:
+    return [secret for secret in SECRET_TEXTS if secret.lower() in text.lower()]
+
+
+# No token, no entry
+
+
+def test_every_operation_is_public_or_protected_for_a_stated_reason() -> None:
+    assert set(PUBLIC) <= set(OPERATIONS), "a public route listed here no longer exists"
+    assert READS, "the document lists no reads"
+    unclassified = [op_id(op) for op in PROTECTED if op[0] != "GET" and op not in WRITES]
+    assert not unclassified, (
+        f"{unclassified} change something: add their access rules to WRITES and test them")
+
+
+@pytest.mark.parametrize("op", PROTECTED, ids=op_id)
+async def test_every_operation_refuses_a_request_without_a_token(
+        op: tuple[str, str], api: httpx.AsyncClient, pool: CasePool) -> None:
+    method, path = op
+    url, _ = fill(path, await pool.case_in(S.INVESTIGATION))
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = await api.request(method, url, headers=headers)
+        assert response.status_code == 401, (op, headers, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("op", list(PUBLIC), ids=op_id)
+async def test_public_operations_answer_without_a_token(
+        op: tuple[str, str], api: httpx.AsyncClient) -> None:
+    method, path = op
+    response = await api.request(method, path)
+    if path == "/auth/token":
+        assert response.status_code == 422  # no credentials in the form: a login, not a 401
+        assert any("username" in e["loc"] for e in response.json()["detail"])
+    else:
+        assert response.status_code == 200, response.text
+
+
+# Reads: every GET, every role, both areas
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+@pytest.mark.parametrize("op", READS, ids=op_id)
+async def test_reads_show_only_your_area_and_contact_details_only_to_those_who_need_them(
+        op: tuple[str, str], role: Role, api: httpx.AsyncClient, auth: Auth,
+        secret_case: str) -> None:
+    _, path = op
+    url, known = fill(path, secret_case)
+    own = await api.get(url, headers=auth(role, OWN))
+    other = await api.get(url, headers=auth(role, OTHER))
+    for response in (own, other):
+        assert response.status_code < 500, (url, response.text)
+        assert response.status_code != 401
+    if known:
+        assert own.status_code == 200, (url, role, own.text)
+    if "{reference}" in path:
+        # Another area's case answers as if it did not exist.
+        assert other.status_code == 404, (url, role, other.text)
+        assert other.json()["detail"]["rule"] == "NOT_FOUND"
+    assert secret_case not in other.text.replace(f"No case {secret_case}.", "")
+    assert not leaked(other.text)
+    if role not in SEES_CONTACT_DETAILS:
+        assert not leaked(own.text), (url, role, leaked(own.text))
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_case_shows_contact_details_to_exactly_the_roles_that_need_them(
+        role: Role, api: httpx.AsyncClient, auth: Auth, secret_case: str) -> None:
+    case = (await api.get(f"/cases/{secret_case}", headers=auth(role, OWN))).json()
+    contact = case["complainants"][0]["contact"]
+    history = (await api.get(f"/cases/{secret_case}/history", headers=auth(role, OWN))).json()
+    incident = next(h for h in history if h["action"] == "record_new_incident")
+    assert contact["spoc"] == "PC 12" and contact["preferred_means"] == "text"  # always shown
+    if role in SEES_CONTACT_DETAILS:
+        assert {k: contact[k] for k in SECRETS} == SECRETS
+        assert "07700900461" in incident["reasons"]
+        assert "Marrowgate Close" in case["incidents"][0]["description"]
+    else:
+        assert {k: contact[k] for k in SECRETS} == dict.fromkeys(SECRETS, WITHHELD)
+        assert incident["reasons"] == f"Called her on {WITHHELD}; she asked us to use {WITHHELD}"
+        assert case["incidents"][0]["description"] == f"He waited outside {WITHHELD}"
+        assert case["complainants"][0]["name"] == "Complainant C1"  # names are not withheld
+
+
+# What each role may take in pleas, where every role but admin has an action.
+ACTION_IN_PLEAS = {
+    Role.OFFICER_IN_CASE: "record_new_incident", Role.POLICE_SPOC: "record_new_incident",
+    Role.PROSECUTOR: "record_conduct", Role.CPS_SPOC: "list_hearing",
+    Role.WITNESS_CARE: "list_hearing", Role.MANAGER: "record_manager_authority",
+}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_action_response_shows_contact_details_to_exactly_the_roles_that_need_them(
+        role: Role, api: httpx.AsyncClient, auth: Auth, secret_case: str) -> None:
+    kind = ACTION_IN_PLEAS.get(role, "record_new_incident")
+    body = {"action": {"kind": kind, **ACTION_EXAMPLES[kind]},
+            "reasons": "Texted 07700 900461 to confirm; letter to 17 Marrowgate Close, Penwortham PR1 9ZZ"}
+    response = await api.post(f"/cases/{secret_case}/actions", json=body, headers=auth(role, OWN))
+    if role not in ACTION_IN_PLEAS:  # admin takes no action: the refusal holds no case at all
+        assert response.status_code == 403 and response.json()["detail"]["rule"] == "ACCESS"
+        assert "case" not in response.json() and not leaked(response.text)
+        return
+    assert response.status_code == 200, response.text
+    case = response.json()["case"]
+    assert case["history"][-1]["action"] == kind
+    if role in SEES_CONTACT_DETAILS:
+        assert case["complainants"][0]["contact"]["address"] == SECRETS["address"]
+        assert case["history"][-1]["reasons"] == body["reasons"]
+    else:
+        assert not leaked(response.text), leaked(response.text)
+        assert case["history"][-1]["reasons"] == f"Texted {WITHHELD} to confirm; letter to {WITHHELD}"
+
+
+async def test_list_shows_only_your_areas_cases_to_every_role(
+        api: httpx.AsyncClient, auth: Auth, pool: CasePool) -> None:
+    mine = {await pool.case_in(S.INVESTIGATION), await pool.case_in(S.REFERRAL)}
+
+    async def listed(role: Role, area: str) -> set[str]:
+        response = await api.get("/cases", params={"limit": 500}, headers=auth(role, area))
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert all(area in (i["police_area"], i["cps_area"]) for i in items)
+        return {i["reference"] for i in items}
+
+    for role in ROLES:
+        async def shows_mine(role: Role = role) -> bool:
+            return mine <= await listed(role, OWN)
+
+        await eventually(shows_mine)  # the read model follows the workflows a moment later
+        assert not (await listed(role, OTHER)) & mine
+
+
+# Writes: opening cases, acting on them, the codec
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_only_police_open_cases_and_only_in_their_own_area(
+        role: Role, api: httpx.AsyncClient, auth: Auth, pool: CasePool) -> None:
+    reference = new_reference("MX-OPEN")
+    own = await api.post("/cases", json=new_case_body(reference, area=OWN), headers=auth(role, OWN))
+    if role in POLICE_ROLES:
+        assert own.status_code == 201, own.text
+        assert own.json()["history"][0]["actor"]["role"] == role.value
+    else:
+        assert own.status_code == 403 and own.json()["detail"]["rule"] == "ACCESS", own.text
+    # Opening for another area is refused, whatever the role.
+    other = await api.post("/cases", json=new_case_body(new_reference("MX-OPEN"), area=OWN),
+                           headers=auth(role, OTHER))
+    assert other.status_code == 403 and other.json()["detail"]["rule"] == "ACCESS"
+    # Repeating another area's reference in your own area shows nothing of that case.
+    taken = await pool.case_in(S.INVESTIGATION)
+    again = await api.post("/cases", json=new_case_body(taken, area=OTHER), headers=auth(role, OTHER))
+    assert again.status_code in (403, 404), again.text
+    assert "complainants" not in again.text and not leaked(again.text)
+
+
+STATE_ORDER = list(CaseState)
+
+
+def representative_state(kind: str) -> CaseState:
+    """The earliest open state in which the action is allowed: the cheapest case to build."""
+    return min((s for s in LIFECYCLE[kind].states if s is not S.CLOSED), key=STATE_ORDER.index)
+
+
+async def version_of(api: httpx.AsyncClient, auth: Auth, reference: str) -> int:
+    response = await api.get(f"/cases/{reference}", headers=auth("manager", OWN))
+    assert response.status_code == 200, response.text
+    return int(response.json()["version"])
+
+
+@pytest.mark.parametrize("kind", sorted(LIFECYCLE))
+async def test_action_is_allowed_exactly_to_its_roles(
+        kind: str, api: httpx.AsyncClient, auth: Auth, pool: CasePool) -> None:
+    spec, state = LIFECYCLE[kind], representative_state(kind)
+    body = {"action": {"kind": kind, **ACTION_EXAMPLES[kind]}}
+    reference = await pool.case_in(state)
+    url = f"/cases/{reference}/actions"
+    before = await version_of(api, auth, reference)
+
+    # Refused: the roles the action lists, but of another area (their area is the only thing
+    # wrong), and the roles it does not list. One after another: concurrent updates of one
+    # workflow only queue behind each other, more slowly.
+    attempts = [(r, OTHER) for r in sorted(spec.roles)] + [(r, OWN) for r in ROLES
+                                                           if r not in spec.roles]
+    for role, area in attempts:
+        response = await api.post(url, json=body, headers=auth(role, area))
+        detail = response.json()["detail"]
+        if area == OTHER:
+            assert response.status_code in (403, 404), (role, area, response.text)
+            assert detail["rule"] in ("ACCESS", "NOT_FOUND")
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert detail["rule"] == "ACCESS" and f"a {role.value} cannot take it" in detail["message"]
+        assert "case" not in response.json()
+    assert await version_of(api, auth, reference) == before, "a refused action changed the case"
+
+    # Allowed: each listed role passes the access check in a state where the action is allowed.
+    for allowed in sorted(spec.roles):
+        reference = await pool.case_in(state)
+        response = await api.post(f"/cases/{reference}/actions", json=body, headers=auth(allowed, OWN))
+        if response.status_code == 200:
+            if response.json()["state"] != state.value:
+                pool.moved(state)  # the next role needs a case still in this state
+            continue
+        assert response.status_code in (409, 422), (allowed, response.text)
+        assert response.json()["detail"]["rule"] not in ("ACCESS", "STATE"), (allowed, response.text)
+
+
+async def test_manager_alone_records_the_p7_3_authority(
+        api: httpx.AsyncClient, auth: Auth, pool: CasePool) -> None:
+    reference = await pool.build(S.PLEAS)
+    url = f"/cases/{reference}/actions"
+    body = {"action": {"kind": "record_manager_authority", "note": "Authorised by Deputy CCP."}}
+    for role in ROLES:
+        if role != Role.MANAGER:
+            refused = await api.post(url, json=body, headers=auth(role, OWN))
+            assert refused.status_code == 403, (role, refused.text)
+            assert refused.json()["detail"]["rule"] == "ACCESS"
+    assert (await api.get(f"/cases/{reference}", headers=auth("manager", OWN))).json()[
+        "plea_authority"] is None
+    allowed = await api.post(url, json=body, headers=auth("manager", OWN, "dccp-1"))
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["case"]["plea_authority"]["authorised_by"] == "dccp-1"
+
+
+async def test_charging_decision_is_the_prosecutors_or_the_polices_where_p4_3_allows(
+        api: httpx.AsyncClient, auth: Auth, pool: CasePool) -> None:
+    decision = {"action": {"kind": "make_charging_decision",
+                           **ACTION_EXAMPLES["make_charging_decision"]}}
+    risk = {"tool": "DASH", "level": "medium", "assessed_on": "2026-11-20", "assessor": "PC 1"}
+
+    async def assessed(**open_with: Any) -> Handler:
+        case = pool.handler(new_reference("MX-CHG"))
+        assert (await case.open(**open_with)).status_code == 201
+        await case.act("officer_in_case", "record_risk_assessment", assessment=risk)
+        return case
+
+    async def decide(case: Handler, role: Role | str) -> httpx.Response:
+        return await api.post(f"/cases/{case.reference}/actions", json=decision,
+                              headers=auth(role, OWN))
+
+    # Unreferred and not domestic abuse: the police may decide (P4.3); others may not at all.
+    police_case = await assessed()
+    for role in (Role.CPS_SPOC, Role.WITNESS_CARE, Role.MANAGER, Role.ADMIN):
+        refused = await decide(police_case, role)
+        assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "ACCESS"
+    charged = await decide(police_case, Role.POLICE_SPOC)
+    assert charged.status_code == 200, charged.text
+    assert charged.json()["case"]["decisions"][-1]["decided_by"] == "police"
+
+    # Domestic abuse: the police may not decide it, though their role is listed.
+    da_case = await assessed(domestic_abuse=True)
+    refused = await decide(da_case, Role.OFFICER_IN_CASE)
+    assert refused.status_code == 409 and refused.json()["detail"]["rule"] == "P4.3"
+
+    # Referred and under review: the prosecutor's decision, not the police's.
+    charging = pool.handler(await pool.build(S.CHARGING))
+    refused = await decide(charging, Role.OFFICER_IN_CASE)
+    assert refused.status_code == 409 and refused.json()["detail"]["rule"] == "P4.3"
+    refused = await decide(charging, Role.CPS_SPOC)
+    assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "ACCESS"
+    decided = await decide(charging, Role.PROSECUTOR)
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["case"]["decisions"][-1]["decided_by"] == "cps"
+
+
+@pytest.mark.parametrize("area", AREAS)
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_codec_encode_is_for_everyone_decode_for_admin_and_manager(
+        role: Role, area: str, api: httpx.AsyncClient, auth: Auth) -> None:
+    plain = {"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "eyJuYW1lIjogIk1zIFgifQ=="}
+    encoded = await api.post("/codec/encode", json={"payloads": [plain]}, headers=auth(role, area))
+    assert encoded.status_code == 200, encoded.text
+    sealed = encoded.json()["payloads"]
+    decoded = await api.post("/codec/decode", json={"payloads": sealed}, headers=auth(role, area))
+    if role in DECODERS:
+        assert decoded.status_code == 200, decoded.text
+        assert decoded.json()["payloads"] == [plain]
+    else:
+        assert decoded.status_code == 403, decoded.text
+        assert decoded.json()["detail"]["rule"] == "ACCESS"
+        assert "Ms X" not in decoded.text
+
+
+def test_decoders_are_admin_and_manager() -> None:
+    assert frozenset({Role.ADMIN, Role.MANAGER}) == DECODERS
