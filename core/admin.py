@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.auth import hash_password
@@ -15,11 +16,16 @@ from core.db import create_schema, make_engine
 from core.rebuild import CASE_WORKFLOWS, rebuild_read_model
 from core.settings import get_settings
 from core.temporal import connect
+from models.case import Actor
 from models.enums import Role
 from models.tables import UserRow
 
 
 def create_user(username: str, role: str, area: str, password: str | None) -> None:
+    # The same checks a token's claims get: a user who could not sign in is never created.
+    Actor(user_id=username, role=Role(role), area=area)
+    if Role(role) is Role.SYSTEM:
+        raise SystemExit("the system role belongs to the service itself, not to a user")
     password = password or os.environ.get("CASES_NEW_USER_PASSWORD") or getpass.getpass()
     engine = make_engine(get_settings().database_url)
     create_schema(engine)
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     user = commands.add_parser("create-user", help="create or update a local user")
     user.add_argument("--username", required=True)
-    user.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user.add_argument("--role", required=True,
+                      choices=[r.value for r in Role if r is not Role.SYSTEM])
     user.add_argument("--area", required=True)
     user.add_argument("--password", help="omit to be prompted (or set CASES_NEW_USER_PASSWORD)")
     schema = commands.add_parser("migrate", help="bring the read-model schema up to date "
@@ -95,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("verify-audit", help="check the audit log's hash chain; exit 1 if broken")
     args = parser.parse_args(argv)
     if args.command == "create-user":
-        create_user(args.username, args.role, args.area, args.password)
+        try:
+            create_user(args.username, args.role, args.area, args.password)
+        except ValidationError as err:
+            print("refused: " + "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in err.errors()),
+                  file=sys.stderr)
+            return 2
     elif args.command == "migrate":
         migrate(args.url)
     elif args.command == "rebuild-read-model":
