@@ -48,10 +48,11 @@ class SmtpNotifier:
 class GovUkNotifyNotifier:
     """GOV.UK Notify: e-mail and text templates with a personalisation of subject and body."""
 
-    def __init__(self, api_key: str, email_template: str, sms_template: str) -> None:
+    def __init__(self, api_key: str, email_template: str, sms_template: str,
+                 base_url: str = "https://api.notifications.service.gov.uk") -> None:
         from notifications_python_client.notifications import NotificationsAPIClient
 
-        self.client = NotificationsAPIClient(api_key)
+        self.client = NotificationsAPIClient(api_key, base_url=base_url)
         self.email_template, self.sms_template = email_template, sms_template
 
     def deliver(self, channel: str, recipient: str, subject: str, body: str, key: str) -> None:

@@ -152,3 +152,51 @@ async def test_failing_delivery_shows_on_the_deadline(skipping_env: Any, engine:
             await case.handle.terminate("test finished")
     assert marks.reminded_at is None
     assert marks.failing and "Connection refused" in marks.failing
+
+
+def test_gov_uk_notify_adapter_sends_by_template_with_the_key_as_reference(engine: Any) -> None:
+    """The Notify adapter speaks Notify's HTTP API (here a local server that records what it
+    is sent and checks the signed token, since the real service is not reachable from here)."""
+    import json
+    import threading
+    import uuid as uuid_module
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import jwt
+
+    from activities.notify import GovUkNotifyNotifier
+
+    service_id, secret = str(uuid_module.uuid4()), str(uuid_module.uuid4())
+    received: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    class Notify(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            token = self.headers["Authorization"].removeprefix("Bearer ")
+            claims = jwt.decode(token, secret, algorithms=["HS256"])
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.path, claims, body))
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"id": str(uuid_module.uuid4())}).encode())
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Notify)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        notifier = GovUkNotifyNotifier(f"cases-{service_id}-{secret}", "email-template",
+                                       "sms-template", base_url=f"http://127.0.0.1:{server.server_port}")
+        sender = NotificationActivities(engine, notifier, "force.example")
+        message = _to_complainant("text", "07700 900002")
+        assert sender.send(message) == "sent"
+        assert sender.send(message) == "already sent"
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    path, claims, body = received[0]
+    assert path == "/v2/notifications/sms" and claims["iss"] == service_id
+    assert body["phone_number"] == "07700 900002" and body["template_id"] == "sms-template"
+    assert body["reference"] == message.idempotency_key
+    assert body["personalisation"]["subject"] == "Your court date"
