@@ -280,28 +280,46 @@ class CaseWorkflow:
     async def _fire_due(self) -> None:
         now = workflow.now()
         self._refresh_deadlines()
+        # An action can land while a delivery is awaited and replace the case file (apply
+        # copies it): marks are looked up again after each await, or they would be lost and
+        # the reminder or escalation repeated. Older runs keep their recorded behaviour.
+        fresh = workflow.patched("fresh-marks-after-delivery")
         for deadline in list(self.case.deadlines):
-            mark = self.case.deadline_marks[deadline.deadline_id]
-            remind = mark.reminded_at is None and now >= deadline.remind_at
-            if remind and await self._deliver(self._reminders(deadline), mark):
-                mark.reminded_at = now
-                metrics.deadline_event("reminded", deadline.deadline_id)
-            escalate = mark.escalated_at is None and now >= deadline.due_at
-            if escalate and await self._deliver(self._escalations(deadline), mark):
-                mark.escalated_at = now
-                metrics.deadline_event("escalated", deadline.deadline_id)
-                self._record_escalation(deadline, now)
+            deadline_id = deadline.deadline_id
+            mark = self.case.deadline_marks[deadline_id]
+            if mark.reminded_at is None and now >= deadline.remind_at:
+                delivered = await self._deliver(self._reminders(deadline), mark, deadline_id,
+                                                fresh)
+                mark = self._mark_after_await(mark, deadline_id, fresh)
+                if delivered:
+                    mark.reminded_at = now
+                    metrics.deadline_event("reminded", deadline_id)
+            if mark.escalated_at is None and now >= deadline.due_at:
+                delivered = await self._deliver(self._escalations(deadline), mark, deadline_id,
+                                                fresh)
+                mark = self._mark_after_await(mark, deadline_id, fresh)
+                if delivered:
+                    mark.escalated_at = now
+                    metrics.deadline_event("escalated", deadline_id)
+                    self._record_escalation(deadline, now)
         self._refresh_deadlines()
 
-    async def _deliver(self, notifications: list[Notification], mark: DeadlineMarks) -> bool:
+    def _mark_after_await(self, mark: DeadlineMarks, deadline_id: str,
+                          fresh: bool) -> DeadlineMarks:
+        if not fresh:
+            return mark
+        return self.case.deadline_marks.setdefault(deadline_id, mark)
+
+    async def _deliver(self, notifications: list[Notification], mark: DeadlineMarks,
+                       deadline_id: str, fresh: bool) -> bool:
         try:
             await asyncio.gather(*(workflow.execute_activity(
                 "send_notification", n, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=NOTIFY_RETRY) for n in notifications))
         except ActivityError as err:
-            mark.failing = str(err.cause or err)[:300]
+            self._mark_after_await(mark, deadline_id, fresh).failing = str(err.cause or err)[:300]
             return False
-        mark.failing = None
+        self._mark_after_await(mark, deadline_id, fresh).failing = None
         return True
 
     def _reminders(self, d: Deadline) -> list[Notification]:
