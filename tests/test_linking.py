@@ -89,6 +89,12 @@ async def test_p3_8_same_suspect_linked_on_creation_with_p4_6_history(api, auth)
 @pytest.mark.asyncio
 async def test_p3_8_match_in_another_area_shows_only_whom_to_contact(api, auth) -> None:
     north = await _open(api, auth, _body(new_reference("XA"), "xarea-north", "Dana Quill", "V1"))
+
+    async def indexed() -> Any:  # the search sees cases once they are projected
+        listed = await api.get("/cases", headers=auth("manager", area="xarea-north"))
+        return north in str(listed.json())
+
+    await eventually(indexed)
     south = await _open(api, auth, _body(new_reference("XB"), "xarea-south", "Dana Quill", "V9"))
 
     async def linked() -> Any:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
+from api.auth import hash_password
 from api.main import create_app
 from core import admin
 from core.settings import Settings, get_settings
@@ -228,9 +229,16 @@ async def test_login_refuses_a_deactivated_user(
 
 @pytest.mark.parametrize(("role", "area"), [("system", AREA_A), ("manager", "Not An Area")])
 async def test_login_refuses_an_account_no_token_could_carry(
-        role: str, area: str, api: httpx.AsyncClient, users_db: None) -> None:
+        role: str, area: str, api: httpx.AsyncClient, engine: Engine) -> None:
+    """Such an account cannot be made with create-user; one written into the table some other
+    way still cannot sign in."""
     username = new_username()
-    admin.create_user(username, role, area, "pw-misconfigured")
+    with pytest.raises((SystemExit, ValueError)):
+        admin.create_user(username, role, area, "pw-misconfigured")
+    with Session(engine) as session:
+        session.add(UserRow(username=username, role=role, area=area,
+                            password_hash=hash_password("pw-misconfigured")))
+        session.commit()
     response = await login(api, username, "pw-misconfigured")
     assert response.status_code == 403, response.text
     assert response.json()["detail"]["rule"] == "AUTH"
