@@ -72,7 +72,7 @@ class TokenVerifier:
         except ValidationError as err:
             names = sorted({_CLAIM_OF_FIELD.get(str(e["loc"][0]), str(e["loc"][0]))
                             for e in err.errors() if e["loc"]})
-            raise ClaimRefused(f"The token's {', '.join(names)} claim is missing or not valid.") from err
+            raise ClaimRefused(f"The token's {' and '.join(names)} claim is missing or not valid.") from err
         if actor.role is Role.SYSTEM:  # the service's own role is never handed out
             raise ClaimRefused("The token's role is not allowed: no user holds the service's own role.")
         return actor

@@ -3,8 +3,9 @@
 When a worker is restarting or overloaded, Temporal refuses an update or a query for a moment
 ("Workflow Task in failed state" while a timed-out task is retried, a query buffer full, a call
 cut short). The same request again (an action with the same Idempotency-Key, a case with the
-same reference) takes effect once, so the client is told to try again. api/errors.py maps the errors it knows; this handler
-catches what reaches the app unmapped. Anything else is a fault, logged and answered 500.
+same reference) takes effect once, so the client is told to try again. api/errors.py maps the
+errors it knows; this handler catches what reaches the app unmapped. Anything else is a fault,
+logged and answered 500.
 """
 
 import logging

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # GIL); a task not finished within Temporal's 10 s task timeout is retried elsewhere, so a
     # worker that takes more than it can finish in time (a restart replaying every open case)
     # spends its CPU on work that is thrown away. Tasks left waiting on the server time out never.
-    worker_workflow_slots: int = 100
+    worker_workflow_slots: int = 10
 
     def deadline_policy(self, area: str) -> DeadlinePolicy:
         return DeadlinePolicy(**self.deadline_overrides.get(area, {}))

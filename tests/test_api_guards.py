@@ -9,14 +9,14 @@ from tests.api_steps import Handler, new_reference
 pytestmark = pytest.mark.asyncio
 
 OIC, CPS, MANAGER = "officer_in_case", "prosecutor", "manager"
-RISK = {"complainant_id": "C1", "assessment": {"tool": "DASH", "level": "medium",
+RISK: dict[str, Any] = {"complainant_id": "C1", "assessment": {"tool": "DASH", "level": "medium",
                                                "assessed_on": "2026-11-20", "assessor": "PC 1"}}
 HIGH = {"complainant_id": "C1", "assessment": {**RISK["assessment"], "level": "high"}}
 TO_CHARGING = [(OIC, "record_risk_assessment", RISK), (OIC, "refer_to_cps", {}),
                (CPS, "begin_charging_review", {})]
 TO_PREPARATION = [*TO_CHARGING, (CPS, "make_charging_decision", {})]
 TO_PLEAS = [*TO_PREPARATION, (OIC, "record_vps", {}), (CPS, "record_first_appearance", {})]
-EMPTY_WITHDRAWAL = {"statement": {}, "officer_report": {}}
+EMPTY_WITHDRAWAL: dict[str, Any] = {"statement": {}, "officer_report": {}}
 
 # rule, case flags, steps that set the scene, the refused action (role, kind, fields)
 GUARDS: list[tuple[str, dict[str, Any], list[Any], tuple[str, str, dict[str, Any]]]] = [

@@ -35,8 +35,8 @@ def _unique_surname(name: str) -> str:
     if "," in name:
         surname, first = name.split(",", 1)
         return f"{surname}{RUN},{first}"
-    *first, surname = name.split()
-    return " ".join([*first, surname + RUN])
+    *given, family = name.split()
+    return " ".join([*given, family + RUN])
 
 
 def _body(reference: str, area: str, name: str, complainant: str) -> dict[str, Any]:

@@ -1,0 +1,188 @@
+"""What operators see, from real processes: Prometheus metrics from the API and the worker,
+and JSON logs carrying the request id and the case reference but never a complainant's
+personal data.
+"""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import StatementError
+
+from core.db import create_schema, make_engine
+from core.logging import json_handler
+from tests.proc_steps import CaseClient, Tally, new_references, settle
+from tests.procs import ApiProc, Stack, WorkerProc, bearer, database_url_for, metric_value
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(300)]
+
+# Distinctive enough that any appearance in a log is this case's data leaking.
+NAME = "Philippa Quillfeather-Zanzibar"
+ADDRESS = "17 Marigold Crescent, Wigan WN9 9ZZ"
+PHONE = "07700 900457"
+EMAIL = "pq.zanzibar@example.org"
+PERSONAL = (NAME, "Quillfeather", ADDRESS, "Marigold", PHONE, EMAIL)
+REQUEST_ID = "ops-test-request-0001"
+
+
+class Operated:
+    """One case taken through the API processes, and what each request answered."""
+
+    def __init__(self, stack: Stack, worker: WorkerProc, api: ApiProc, reference: str) -> None:
+        self.stack, self.worker, self.api, self.reference = stack, worker, api, reference
+        self.answers: dict[str, httpx.Response] = {}
+
+
+@pytest.fixture(scope="module")
+async def operated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Operated]:
+    workdir = tmp_path_factory.mktemp("operations")
+    stack = Stack(workdir, database_url_for(workdir))
+    schema = make_engine(stack.database_url)
+    create_schema(schema)
+    schema.dispose()
+    await stack.start_server()
+    try:
+        [worker], [api] = await stack.start()
+        reference = new_references(1, "OPS")[0]
+        run = Operated(stack, worker, api, reference)
+        await _operate(run)
+        yield run
+    finally:
+        await stack.stop()
+
+
+async def _operate(run: Operated) -> None:
+    officer, url = bearer("officer_in_case"), f"/cases/{run.reference}/actions"
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(base_url=run.api.url, timeout=60) as http:
+        client = CaseClient(http, Tally())
+        opened = await client.open(run.reference, name=NAME)
+        assert opened.status == 201
+        await http.post(url, headers=officer | {"X-Request-ID": REQUEST_ID}, json={"action": {
+            "kind": "record_contact_details", "complainant_id": "C1", "contact": {
+                "spoc": "PC 1234 Jones", "preferred_means": "email", "email": EMAIL,
+                "phone": PHONE, "address": ADDRESS, "safe_contact": f"ask for {NAME}"}}})
+        run.answers["refused"] = await http.post(url, headers=officer, json={"action": {
+            "kind": "refer_to_cps", "statements": 1, "mg2_included": True,
+            "risk_documentation": True}})
+        run.answers["malformed"] = await http.post(url, headers=officer, json={"action": {
+            "kind": "record_address_change", "complainant_id": "C1", "address": ADDRESS,
+            "unexpected": NAME}})
+        # 40 days old: its review is overdue at once, so it is reminded and escalated.
+        run.answers["overdue"] = await http.post(url, headers=officer, json={"action": {
+            "kind": "record_risk_assessment", "complainant_id": "C1", "assessment": {
+                "tool": "DASH", "level": "standard", "assessor": "PC 1",
+                "assessed_on": (today - timedelta(days=40)).isoformat()}}})
+        run.answers["read"] = await http.get(f"/cases/{run.reference}", headers=officer)
+        run.answers["unknown"] = await http.get("/no/such/path")
+    assert run.stack.client is not None
+    engine = make_engine(run.stack.database_url)
+    await settle(run.stack.client, engine, [run.reference])
+    engine.dispose()
+
+
+def json_lines(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    parsed, other = [], []
+    for line in filter(None, text.splitlines()):
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            other.append(line)
+    return parsed, other
+
+
+async def test_logs_carry_request_id_and_case_reference_and_no_personal_data(
+        operated: Operated) -> None:
+    api_lines, api_other = json_lines(operated.api.output())
+    worker_lines, worker_other = json_lines(operated.worker.output())
+    requests = [line for line in api_lines if line.get("logger") == "api.request"]
+    tagged = next(line for line in requests if line["request_id"] == REQUEST_ID)
+    case_lines = [line for line in api_lines + worker_lines
+                  if line.get("case_reference") == operated.reference]
+    leaks = [(p, name) for name, text in (("api", operated.api.output()),
+                                          ("worker", operated.worker.output()))
+             for p in PERSONAL if p in text]
+    print(f"\nlogs: api {len(api_lines)} JSON lines ({len(api_other)} printed by uvicorn before "
+          f"the app set logging up), worker {len(worker_lines)} JSON lines ({len(worker_other)} "
+          f"not JSON); "
+          f"{len(requests)} request lines; {len(case_lines)} lines name the case; "
+          f"{len(PERSONAL)} personal values searched, {len(leaks)} found")
+    assert not leaks
+    assert not worker_other and all(line.startswith("INFO: ") for line in api_other)
+    assert all(line["service"] == "api" and line["request_id"] for line in requests)
+    assert tagged["case_reference"] == operated.reference and tagged["status"] == 200
+    assert tagged["route"] == "/cases/{reference}/actions"
+    assert operated.answers["read"].headers["X-Request-ID"] in {r["request_id"] for r in requests}
+    assert any(line["service"] == "worker" for line in case_lines), "the worker names the case"
+    assert len({line["request_id"] for line in requests}) == len(requests)
+
+
+async def test_api_metrics_count_requests_latency_and_refusals_by_rule(operated: Operated) -> None:
+    async with httpx.AsyncClient(base_url=operated.api.url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    actions = "/cases/{reference}/actions"
+    counts = {
+        "action 200": metric_value(text, "cases_api_requests_total", route=actions, status="200"),
+        "action 409": metric_value(text, "cases_api_requests_total", route=actions, status="409"),
+        "action 422": metric_value(text, "cases_api_requests_total", route=actions, status="422"),
+        "unmatched 404": metric_value(text, "cases_api_requests_total", route="<unmatched>"),
+        "latency observations": metric_value(text, "cases_api_request_duration_seconds_count",
+                                             route=actions),
+        "refusals P3.7": metric_value(text, "cases_api_refusals_total", rule="P3.7"),
+        "refusals, all rules": metric_value(text, "cases_api_refusals_total"),
+    }
+    print(f"\nAPI metrics: {counts}")
+    assert operated.answers["refused"].json()["detail"]["rule"] == "P3.7"
+    assert counts == {"action 200": 2, "action 409": 1, "action 422": 1, "unmatched 404": 1,
+                      "latency observations": 4, "refusals P3.7": 1, "refusals, all rules": 1}
+    assert operated.reference not in text  # route templates only: no series per case
+
+
+async def test_worker_metrics_count_deadlines_notifications_and_the_sdk_runtime(
+        operated: Operated) -> None:
+    text = await operated.worker.metrics()
+    counts = {
+        "opened": metric_value(text, "cases_deadlines_total", event="opened"),
+        "met contact_details": metric_value(text, "cases_deadlines_total", event="met",
+                                            kind="contact_details"),
+        "reminded risk_review": metric_value(text, "cases_deadlines_total", event="reminded",
+                                             kind="risk_review"),
+        "escalated risk_review": metric_value(text, "cases_deadlines_total", event="escalated",
+                                              kind="risk_review"),
+        "sent remind": metric_value(text, "cases_notifications_sent_total", step="remind"),
+        "sent escalate": metric_value(text, "cases_notifications_sent_total", step="escalate"),
+        "failed": metric_value(text, "cases_notifications_failed_total"),
+        # Each projection writes the latest version, so their number depends on timing.
+        "projections written": metric_value(text, "cases_projections_total", outcome="written"),
+        "projections failed": metric_value(text, "cases_projections_total", outcome="failed"),
+        "sdk workflow tasks": metric_value(text, "temporal_workflow_task_execution_latency_count"),
+    }
+    print(f"\nworker metrics: {counts}")
+    # Opened: contact details at opening, then the risk review; met: contact details agreed.
+    assert counts["opened"] == 2 and counts["met contact_details"] == 1
+    assert counts["reminded risk_review"] == 1 and counts["escalated risk_review"] == 1
+    assert counts["sent remind"] == 1 and counts["sent escalate"] == 2 and counts["failed"] == 0
+    assert counts["projections written"] >= 1 and counts["projections failed"] == 0
+    assert counts["sdk workflow tasks"] > 0
+    assert operated.reference not in text
+
+
+async def test_a_logged_database_error_does_not_show_the_values_it_bound() -> None:
+    # An outbox INSERT that fails binds a complainant's address; the log shows the SQL only.
+    connection = create_engine("sqlite://").connect()
+    with connection, pytest.raises(StatementError) as failure:
+        connection.execute(text("INSERT INTO outbox (recipient) VALUES (:recipient)"),
+                           {"recipient": ADDRESS})
+    record = logging.LogRecord("worker", logging.WARNING, __file__, 1, "delivery failed", None,
+                               (StatementError, failure.value, failure.value.__traceback__))
+    handler = json_handler("worker")
+    assert handler.filter(record)
+    line = json.loads(handler.format(record))
+    print(f"\nlogged database error: {len(line['exc_info'])} characters, address shown: "
+          f"{ADDRESS in line['exc_info']}")
+    assert "INSERT INTO outbox" in line["exc_info"] and ADDRESS not in line["exc_info"]
