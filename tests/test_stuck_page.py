@@ -1,0 +1,81 @@
+"""GET /cases/stuck builds one page from SQL (api/stuck.py stuck_page): it must give exactly the
+page and total that building every stuck case (stuck_cases) gives, for every sort and filter."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from api.stuck import Reason, stuck_cases, stuck_page
+from core.service_levels import service_levels
+from models.enums import CaseState
+from models.monitoring import AlertRow, DeadlineRow
+from models.tables import CaseRow
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def area(engine: Any) -> str:
+    """Forty cases of a fresh area: over service level, overdue, failing, alerted, or fine."""
+    area = f"page-{uuid.uuid4().hex[:8]}"
+    states = [CaseState.INVESTIGATION, CaseState.CHARGING, CaseState.TRIAL,
+              CaseState.RESTRAINING_ORDER]
+    with Session(engine) as session:
+        for i in range(40):
+            ref = f"PG-{area[-8:].upper()}-{i:03d}"
+            state = states[i % len(states)]
+            since = NOW - timedelta(days=3 * i + 1)
+            session.add(CaseRow(reference=ref, police_area=area, cps_area=area, state=state.value,
+                                stalking=True, domestic_abuse=False, version=2,
+                                opened_at=since - timedelta(days=5), state_since=since,
+                                updated_at=since))
+            if i % 3 == 0:  # an overdue, escalated deadline (some cases two)
+                for n in range(1 + i % 2):
+                    due = NOW - timedelta(days=i + n + 1, hours=n)
+                    session.add(DeadlineRow(
+                        reference=ref, deadline_id=f"risk_review:{n}", version=2,
+                        kind="risk_review", rule="P3.7", description=f"review {i}-{n}",
+                        owner_role="officer_in_case", due_at=due, remind_at=due,
+                        opened_at=since, escalated_at=due))
+            if i % 7 == 0:
+                session.add(DeadlineRow(
+                    reference=ref, deadline_id="hearing_reminder", version=2,
+                    kind="hearing_reminder", rule="V7", description=f"hearing {i}",
+                    owner_role="witness_care", due_at=NOW + timedelta(days=3),
+                    remind_at=NOW - timedelta(days=1), opened_at=since, failing="smtp 451"))
+            if i % 11 == 0:
+                session.add(AlertRow(
+                    reference=ref, alert_id="activity:project_case",
+                    kind="failing_workflow_task" if i % 2 else "failing_activity",
+                    police_area=area, state=state.value, state_since=since,
+                    subject="project_case", attempts=5, first_seen=NOW - timedelta(hours=i),
+                    last_seen=NOW))
+        session.commit()
+    return area
+
+
+def _norm(cases: list[Any]) -> list[dict[str, Any]]:
+    return [{**c.model_dump(), "reasons": sorted(r.model_dump_json() for r in c.reasons)}
+            for c in cases]
+
+
+@pytest.mark.parametrize("sort", ["age", "due"])
+@pytest.mark.parametrize("reason", [None, *Reason])
+@pytest.mark.parametrize("state", [None, CaseState.TRIAL])
+def test_a_page_from_sql_is_the_page_of_the_whole_list(engine: Any, area: str, sort: str,
+                                                       reason: Reason | None,
+                                                       state: CaseState | None) -> None:
+    levels = service_levels({}, area)
+    with Session(engine) as session:
+        whole = stuck_cases(session, area, levels, NOW, reason=reason, state=state,
+                            sort=sort)  # type: ignore[arg-type]
+        if reason is None and state is None:
+            assert len(whole) > 20, "the seed makes most kinds of stuck case"
+        for offset, limit in [(0, 7), (7, 7), (0, 100), (len(whole), 5)]:
+            total, page = stuck_page(session, area, levels, NOW, reason=reason, state=state,
+                                     sort=sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+            assert total == len(whole)
+            assert _norm(page) == _norm(whole[offset:offset + limit])
