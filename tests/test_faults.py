@@ -298,7 +298,8 @@ async def test_sigterm_drains_the_api_answering_every_request_in_flight(
         client = CaseClient(http, tally)
         await asyncio.gather(*(client.open(r) for r in references))
         # With no worker, each action waits in the API for its update: all are in flight.
-        assert await worker.terminate() == 0
+        # (How the worker itself drains is the test above; here it only has to be gone.)
+        await worker.terminate()
         pending = asyncio.gather(*(client.act(r, "officer_in_case", "record_new_incident")
                                    for r in references))
         in_flight = 0.0
