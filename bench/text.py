@@ -253,14 +253,15 @@ FIXES = """## Changes made because of these measurements
 ## Found on the way
 
 - The stuck-case sweeper (`activities/sweeper.py`) lists every running case and describes each
-  one, every `CASES_SWEEP_INTERVAL_SECONDS` (300 s): the one place that still scans workflows one
-  by one. In a run with it on, opening cases for the memory figures slowed from about 10 a second
-  to 1.5 a second once 1,000 were open, with the Temporal server at 160 % CPU; the memory phase
-  now runs its worker with the sweep interval at a day, and the sweep's cost needs a figure of its
-  own (describes per open case per interval). What it would take: ask visibility only for the
-  workflows with a problem (`TemporalReportedProblems` where the server sets it), or have the
-  workflow record its own failing activities after the retries it can see.
-
+  one, every `CASES_SWEEP_INTERVAL_SECONDS` (300 s): the one place that still asks the workflows
+  one by one, 10,000 describes per interval at a force's 10,000 open cases. The bench does not
+  measure it apart (the memory phase sets its interval to a day so that the loading measures the
+  worker); it deserves a figure of its own. What it would take to avoid: ask visibility only for
+  the workflows with a problem (`TemporalReportedProblems` where the server sets it).
+- The first full run started the 10,000 cases of the memory phase as fast as the server accepted
+  the starts: starting is far cheaper than running a case's first tasks, so thousands of first
+  workflow tasks piled up in the dev server's task backlog and every task behind them slowed to
+  about two cases a second. The loader now keeps at most 200 cases started and not yet running.
 - The bench first gave every case the same suspect (as `tests/api_steps.py` does). P3.8 then
   linked each new case to every earlier one, and once a suspect was shared by about 130 cases the
   projection failed for good: `linked_cases` is `varchar(2000)` (`value too long for type
