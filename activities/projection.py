@@ -22,7 +22,8 @@ def case_row(case: CaseFile) -> CaseRow:
         opened_at=case.opened_at, state_since=case.state_since,
         updated_at=datetime.now(UTC), complainants=len(case.complainants),
         charges=",".join(o.value for o in case.charges),
-        linked_cases=",".join(link.reference for link in case.linked_cases),
+        # The column holds 2,000 characters; the case file keeps every link.
+        linked_cases=",".join(link.reference for link in case.linked_cases)[:2000],
         next_deadline=case.deadlines[0].due_at if case.deadlines else None,
         overdue=any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines),
         orders_made=len(case.orders),
