@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deadline_projection import project_monitoring
 from activities.linking import index_suspects
+from core.db import lock_case
 from models.case import CaseFile
 from models.tables import CaseRow, HistoryRow
 
@@ -35,9 +36,11 @@ def write_case(session: Session, case: CaseFile) -> None:
     """Write the case row if this version is newer, and any history rows not yet written.
 
     A retried or out-of-order projection never goes backwards and never duplicates. The
-    projection activity and the read-model rebuild (core/rebuild.py) both write through here,
+    projection activity, the API (api/projection.py) and the read-model rebuild
+    (core/rebuild.py) all write through here,
     so a rebuilt row is exactly what the live projection would have written.
     """
+    lock_case(session, case.reference)  # the API and the workflow may both be writing it
     existing = session.get(CaseRow, case.reference)
     if existing is None or existing.version < case.version:
         index_suspects(session, case.reference, case.police_area, case.suspects)  # P3.8

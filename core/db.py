@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session, SQLModel, create_engine
 
 import models.audit  # registers audit_log on SQLModel.metadata
 import models.monitoring  # registers case_deadlines, case_facts, stuck_alerts
@@ -28,6 +28,27 @@ def make_engine(database_url: str) -> Engine:
     # hide_parameters: a failed statement must not carry a complainant's details into a log.
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                          hide_parameters=True)
+
+
+def lock_case(session: Session, reference: str) -> None:
+    """Make this transaction the case's only writer until it ends.
+
+    Several writers may project one case at once (the API from an action's answer, the
+    workflow's backstop, a rebuild), and each reads the stored version before it writes: without
+    the lock an older version could be written last. PostgreSQL: an advisory lock on the
+    reference. SQLite: its single writer lock, taken before the reads (the driver would
+    otherwise start the transaction only at the first write).
+    """
+    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:reference))"),
+                           {"reference": reference})
+    elif dialect == "sqlite":
+        if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        raise RuntimeError(f"no case lock for the {dialect} dialect")
 
 
 def create_schema(engine: Engine) -> None:

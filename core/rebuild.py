@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRej
 from temporalio.service import RPCError
 
 from activities.projection import write_case
+from core.db import lock_case
 from models.case import CaseFile
 from models.tables import CaseRow, HistoryRow
 from workflows.case import CaseWorkflow
@@ -37,7 +38,8 @@ class RebuildReport:
 
 def replace_case(session: Session, case: CaseFile) -> bool:
     """Replace the case's rows with this snapshot, unless the live projection is ahead of it."""
-    existing = session.get(CaseRow, case.reference, with_for_update=True)
+    lock_case(session, case.reference)
+    existing = session.get(CaseRow, case.reference)
     if existing is not None and existing.version > case.version:
         return False
     session.exec(delete(HistoryRow).where(col(HistoryRow.reference) == case.reference))

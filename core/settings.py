@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     # spends its CPU on work that is thrown away. Tasks left waiting on the server time out never.
     worker_workflow_slots: int = 10
 
+    # The API writes the read model from each action's answer; each case's workflow writes it
+    # again this many seconds after an action as the durable backstop (when the API could not).
+    projection_backstop_seconds: float = 30.0
+
     def deadline_policy(self, area: str) -> DeadlinePolicy:
         return DeadlinePolicy(**self.deadline_overrides.get(area, {}))
 

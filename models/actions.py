@@ -459,6 +459,11 @@ class CaseWorkflowInput(BaseModel):
     # Years-long cases continue as new well before Temporal's own limits, keeping each run's
     # history short to replay.
     max_history_events: int = 2000
+    # When set, the API writes each action's projection from the Update's result, and the
+    # workflow projects only as the durable backstop, this many seconds after the first action
+    # not yet projected (a burst of actions shares one). None, as for cases started before
+    # this existed: the workflow projects after every action.
+    projection_backstop_seconds: float | None = Field(default=None, gt=0, le=3600)
 
 
 ACTION_KINDS: dict[str, type[BaseModel]] = {

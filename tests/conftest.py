@@ -77,7 +77,9 @@ def task_queue() -> str:
 
 @pytest.fixture(scope="session")
 def settings(tmp_dir: Path, task_queue: str) -> Settings:
-    return Settings(task_queue=task_queue, database_url=test_database_url(tmp_dir))
+    # A short backstop: tests that watch the workflow's own projection need not wait 30 s.
+    return Settings(task_queue=task_queue, database_url=test_database_url(tmp_dir),
+                    projection_backstop_seconds=1)
 
 
 @pytest.fixture(scope="session")

@@ -209,25 +209,3 @@ async def test_search_attributes_find_the_case_without_personal_data(api, auth, 
     assert "Secret Street" not in str(values) and "Complainant" not in str(values)
 
 
-def test_projection_is_idempotent_and_never_goes_backwards(engine) -> None:
-    from sqlmodel import Session, select
-
-    from activities.projection import ReadModelActivities
-    from models.tables import CaseRow, HistoryRow
-    from tests.factories import case_in
-
-    newer = case_in("charging")
-    older = case_in("referral")
-    older = older.model_copy(update={"reference": newer.reference})
-    reference = f"PROJ-{newer.version}-{id(newer) % 10000}"
-    newer = newer.model_copy(update={"reference": reference})
-    older = older.model_copy(update={"reference": reference})
-    activity = ReadModelActivities(engine)
-    activity.project_case(newer)
-    activity.project_case(newer)  # a retried activity
-    activity.project_case(older)  # a late, out-of-order one
-    with Session(engine) as session:
-        row = session.get(CaseRow, reference)
-        history = session.exec(select(HistoryRow).where(HistoryRow.reference == reference)).all()
-    assert row is not None and row.version == newer.version and row.state == "charging"
-    assert sorted(h.version for h in history) == list(range(1, newer.version + 1))

@@ -59,15 +59,27 @@ async def _links(api: Any, auth: Any, reference: str, area: str) -> list[dict[st
     return list(case["linked_cases"])
 
 
+async def _projected(api: Any, auth: Any, reference: str, area: str, version: int) -> None:
+    async def caught_up() -> Any:
+        listed = (await api.get("/cases", params={"limit": 500},
+                                headers=auth("manager", area=area))).json()
+        return any(item["reference"] == reference and item["version"] >= version
+                   for item in listed["items"])
+
+    await eventually(caught_up)
+
+
 @pytest.mark.asyncio
 async def test_p3_8_same_suspect_linked_on_creation_with_p4_6_history(api, auth) -> None:
     first = new_reference("LINKA")
     await _open(api, auth, _body(first, "linkarea", "Marcus Fell", "V1"))
     handler = Handler(api, auth, first, area="linkarea")
     await handler.to_restraining_order(complainants=("V1",))
-    await handler.act("prosecutor", "make_restraining_order",
-                      orders=[{"protected_person_id": "V1", "conditions": ["no contact"],
-                               "made_on": "2020-06-01"}])
+    made = await handler.act("prosecutor", "make_restraining_order",
+                             orders=[{"protected_person_id": "V1", "conditions": ["no contact"],
+                                      "made_on": "2020-06-01"}])
+    # The search reads the read model, which follows the workflow: wait until it holds the order.
+    await _projected(api, auth, first, "linkarea", made["version"])
     second = await _open(api, auth, _body(new_reference("LINKB"), "linkarea",
                                           "FELL, marcus", "V2"))
 

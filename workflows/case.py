@@ -5,6 +5,13 @@ refused action is rejected before anything is written to history. Accepted actio
 the case file at once and answer from it; everything slow happens afterwards in the main
 loop: projecting to the read model, starting linked cases, and the deadline timers
 (reminders before a deadline, escalation after it), so the caller never waits for them.
+
+The answer carries the whole case file, so the API writes the read model from it. The
+workflow's own projection is then the durable backstop: one timer, started by the first
+action not yet projected, after which the loop projects whatever has accumulated. An action
+therefore costs its Update and nothing more unless it moves the next deadline earlier, starts
+a linked case or needs a suspect search (cases started without a backstop period project after
+every action, as they always did).
 """
 
 import asyncio
@@ -63,6 +70,10 @@ class CaseWorkflow:
         self._projected_version = 0
         self._projected_marks: tuple[object, ...] = ()
         self._indexed: tuple[object, ...] = ()
+        self._backstop_seconds = start.projection_backstop_seconds
+        self._backstop_armed = False  # a backstop timer is running
+        self._backstop_due = False  # it has fired: the loop projects
+        self._armed_wake: datetime | None = None  # when the loop's own timer fires
         if start.carried_over is not None:
             self._case = start.carried_over
         else:
@@ -86,6 +97,7 @@ class CaseWorkflow:
             await self._start_linked_cases()
             await self._search_linked_cases()
             await self._project()
+            self._backstop_due = False
             if self.case.state is CaseState.CLOSED and self._idle() and not self.case.deadlines:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._idle():
@@ -93,7 +105,7 @@ class CaseWorkflow:
             if self._history_too_long() and self._idle():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
-            wake = self._next_wake()
+            wake = self._armed_wake = self._next_wake()
             timeout = max(wake - workflow.now(), timedelta(seconds=1)) if wake else None
             with suppress(asyncio.TimeoutError):
                 await workflow.wait_condition(self._has_work, timeout=timeout)
@@ -108,6 +120,7 @@ class CaseWorkflow:
         self._case = lifecycle.apply(self.case, request, workflow.now())
         self._after_action(request)
         self._refresh_deadlines()
+        self._arm_projection_backstop()
         return ActionResult(case=self.case, entry_version=self.case.version)
 
     @act.validator
@@ -137,6 +150,17 @@ class CaseWorkflow:
                 offences=[Offence.BREACH_OF_RESTRAINING_ORDER, *action.new_offences],
                 linked_from=self.case.reference, opened_by=request.actor))
 
+    def _arm_projection_backstop(self) -> None:
+        if self._backstop_seconds is None or self._backstop_armed:
+            return
+        self._backstop_armed = True
+        asyncio.get_running_loop().create_task(self._projection_backstop(self._backstop_seconds))
+
+    async def _projection_backstop(self, seconds: float) -> None:
+        # A timer of its own: the loop's deadline timer keeps running untouched.
+        await workflow.sleep(timedelta(seconds=seconds))
+        self._backstop_armed, self._backstop_due = False, True
+
     # --- the main loop's work -------------------------------------------------------------
     def _idle(self) -> bool:
         return self._projected_version == self.case.version and not self._pending_linked_cases
@@ -144,7 +168,15 @@ class CaseWorkflow:
     def _has_work(self) -> bool:
         if self._link_search_due and self._link_search_retry_at is None:
             return True
-        return not self._idle() or (self.case.state is CaseState.CLOSED and not self.case.deadlines)
+        if self.case.state is CaseState.CLOSED and not self.case.deadlines:
+            return True
+        if self._backstop_seconds is None:
+            return not self._idle()
+        if self._pending_linked_cases or self._backstop_due:
+            return True
+        # Wake only when an action moved the next deadline earlier than the timer now set.
+        wake = self._next_wake()
+        return wake is not None and (self._armed_wake is None or wake < self._armed_wake)
 
     async def _start_linked_cases(self) -> None:
         while self._pending_linked_cases:
@@ -373,7 +405,8 @@ class CaseWorkflow:
         case = self.case.model_copy(deep=True)
         case.deadline_marks = {k: v for k, v in case.deadline_marks.items() if v.met_at is None}
         return CaseWorkflowInput(carried_over=case, index_search_attributes=self._index,
-                                 max_history_events=self._max_history_events)
+                                 max_history_events=self._max_history_events,
+                                 projection_backstop_seconds=self._backstop_seconds)
 
     def _upsert_search_attributes(self) -> None:
         case = self.case

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import col, func, select
@@ -19,6 +19,7 @@ from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import from_rpc_error, from_update_failure, refusal_http
 from api.examples import openapi_examples
+from api.projection import project_answer
 from api.redaction import visible_case, visible_history
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
@@ -81,7 +82,8 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
             CaseWorkflow.run,
             CaseWorkflowInput(new_case=new_case,
                               index_search_attributes=settings.index_search_attributes,
-                              policy=settings.deadline_policy(new_case.police_area)),
+                              policy=settings.deadline_policy(new_case.police_area),
+                              projection_backstop_seconds=settings.projection_backstop_seconds),
             id=case_workflow_id(new_case.reference), task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -137,6 +139,7 @@ async def read_history(reference: str, actor: CurrentUser,
 async def act(
     reference: str, actor: CurrentUser, client: TemporalDep,
     body: Annotated[ActionBody, Body(openapi_examples=openapi_examples())], http: Request,
+    background: BackgroundTasks,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ActionResponse:
     """Take an action on a case. A refused action changes nothing and says which rule refused it.
@@ -153,6 +156,8 @@ async def act(
         raise from_update_failure(err) from err
     except RPCError as err:
         raise from_rpc_error(err, reference) from err
+    # After the response is sent: the read model from the answer (the workflow backstops it).
+    background.add_task(project_answer, http.app.state.engine, result.case)
     return _action_response(result, actor)
 
 
