@@ -13,10 +13,12 @@ asking the workflows one by one:
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, union
+from sqlalchemy import select as columns  # any number of columns, read as plain rows
 from sqlmodel import Session, col, select
 
 from core.db import aware
@@ -80,8 +82,9 @@ class _Builder:
         self.now = now
         self.cases: dict[str, StuckCase] = {}
 
-    def add(self, row: CaseRow | None, reference: str, reason: StuckReason,
-            alert: AlertRow | None = None) -> None:
+    def add(self, row: Any, reference: str, reason: StuckReason, alert: Any = None) -> None:
+        """`row` has the case's _CASE_COLUMNS (None when the read model lacks the case);
+        `alert` the alert's own area, state and state since, for that case."""
         case = self.cases.get(reference)
         if case is None:
             state = row.state if row else (alert.state if alert else None)
@@ -119,15 +122,21 @@ def _only(query, column, only: Only):  # type: ignore[no-untyped-def]
     return query.where(column == only) if isinstance(only, str) else query.where(column.in_(only))
 
 
+# What a stuck case shows of its case row. Only these columns are read: building ORM objects
+# for every row was most of a page's time (docs/benchmarks.md).
+_CASE_COLUMNS = (col(CaseRow.police_area), col(CaseRow.cps_area), col(CaseRow.state),
+                 col(CaseRow.state_since), col(CaseRow.opened_at))
+
+
 def _over_service_level(session: Session, area: str, levels: dict[CaseState, timedelta | None],
                         b: _Builder, only: Only) -> None:
     limits = [and_(col(CaseRow.state) == s.value, col(CaseRow.state_since) < b.now - sl)
               for s, sl in levels.items() if sl is not None]
     if not limits:
         return
-    query = select(CaseRow).where(_in_area(area), or_(*limits))
+    query = columns(col(CaseRow.reference), *_CASE_COLUMNS).where(_in_area(area), or_(*limits))
     query = _only(query, col(CaseRow.reference), only)
-    for row in session.exec(query):
+    for row in session.execute(query):
         level = levels[CaseState(row.state)]
         assert level is not None
         since = aware(row.state_since)
@@ -141,11 +150,16 @@ def _over_service_level(session: Session, area: str, levels: dict[CaseState, tim
 def _deadlines(session: Session, area: str, b: _Builder, only: Only) -> None:
     open_ = col(DeadlineRow.met_at).is_(None)
     problem = or_(col(DeadlineRow.escalated_at).is_not(None), col(DeadlineRow.failing).is_not(None))
-    query = select(DeadlineRow, CaseRow).join(
+    query = columns(
+        col(DeadlineRow.reference), col(DeadlineRow.deadline_id), col(DeadlineRow.kind),
+        col(DeadlineRow.rule), col(DeadlineRow.description), col(DeadlineRow.owner_role),
+        col(DeadlineRow.due_at), col(DeadlineRow.remind_at), col(DeadlineRow.escalated_at),
+        col(DeadlineRow.failing), *_CASE_COLUMNS).join(
         CaseRow, col(CaseRow.reference) == col(DeadlineRow.reference)).where(
         _in_area(area), open_, problem)
-    query = _only(query, col(CaseRow.reference), only)
-    for d, row in session.exec(query):
+    query = _only(query, col(DeadlineRow.reference), only)  # its key: a lookup per case
+    for d in session.execute(query):
+        row = d
         owner = Role(d.owner_role) if d.owner_role else None
         if d.escalated_at is not None:
             b.add(row, d.reference, StuckReason(
@@ -160,19 +174,28 @@ def _deadlines(session: Session, area: str, b: _Builder, only: Only) -> None:
 
 
 def _alerts(session: Session, area: str, b: _Builder, only: Only) -> None:
-    query = select(AlertRow, CaseRow).join(
+    query: Any = columns(
+        col(AlertRow.reference), col(AlertRow.kind), col(AlertRow.subject),
+        col(AlertRow.attempts), col(AlertRow.last_failure), col(AlertRow.first_seen),
+        col(AlertRow.police_area).label("alert_police_area"),
+        col(AlertRow.state).label("alert_state"),
+        col(AlertRow.state_since).label("alert_state_since"),
+        col(CaseRow.reference).label("case_reference"), *_CASE_COLUMNS).join(
         CaseRow, col(CaseRow.reference) == col(AlertRow.reference), isouter=True).where(
         col(AlertRow.cleared_at).is_(None),
         or_(col(AlertRow.police_area) == area, _in_area(area)))
     query = _only(query, col(AlertRow.reference), only)
-    for alert, row in session.exec(query):
+    for alert in session.execute(query):
+        row = alert if alert.case_reference is not None else None
+        own = SimpleNamespace(police_area=alert.alert_police_area, state=alert.alert_state,
+                              state_since=alert.alert_state_since)
         is_task = alert.kind == Reason.FAILING_WORKFLOW_TASK.value
         what = "workflow task" if is_task else f"activity {alert.subject}"
         b.add(row, alert.reference, StuckReason(
             reason=Reason.FAILING_WORKFLOW_TASK if is_task else Reason.FAILING_ACTIVITY,
             since=aware(alert.first_seen),
             detail=f"{what} failing after {alert.attempts} attempts: "
-                   f"{alert.last_failure or 'no message'}"), alert)
+                   f"{alert.last_failure or 'no message'}"), own)
 
 
 def stuck_cases(session: Session, area: str, levels: dict[CaseState, timedelta | None],
@@ -197,18 +220,126 @@ def stuck_cases(session: Session, area: str, levels: dict[CaseState, timedelta |
     return found
 
 
+STUCK_COUNT_CAP = 500  # the page's total is exact up to this; beyond it, "500+"
+
+
+class StuckPage(BaseModel):
+    total: int
+    total_is_exact: bool
+    items: list[StuckCase]
+
+
 def stuck_page(session: Session, area: str, levels: dict[CaseState, timedelta | None],
                now: datetime, reason: Reason | None = None, state: CaseState | None = None,
                owner: Role | None = None, sort: Sort = "age", limit: int = 100,
-               offset: int = 0) -> tuple[int, list[StuckCase]]:
-    """One page of stuck_cases() and the total, as stuck_cases() would give them, without
-    building every stuck case of the area: SQL finds, counts, orders and pages the stuck
-    references (on the same indexes), and only the page's cases are built with their reasons.
-    Whose move it is (`owner`) is decided case by case, so that filter takes the full path."""
+               offset: int = 0, count_cap: int = STUCK_COUNT_CAP) -> StuckPage:
+    """One page of stuck_cases() and its total, as stuck_cases() would give them, without
+    building every stuck case of the area: SQL finds and pages the stuck references, and only
+    the page's cases are built with their reasons.
+
+    Longest in its state first (the default): the area's cases are walked in state_since
+    order on an index, each tested for being stuck, until the page is full; so a page costs
+    about the same at any caseload. The total is counted the same way up to `count_cap`.
+    Whose move it is (`owner`) is decided case by case, so that filter takes the full path;
+    the most overdue first (`due`) orders on the deadlines, see _page_by_due."""
     if owner is not None:
         found = stuck_cases(session, area, levels, now, reason=reason, state=state, owner=owner,
                             sort=sort)
-        return len(found), found[offset:offset + limit]
+        return StuckPage(total=len(found), total_is_exact=True,
+                         items=found[offset:offset + limit])
+    if sort == "due":
+        total, refs = _page_by_due(session, area, levels, now, reason, state, limit, offset)
+        exact = True
+    else:
+        total, exact, refs = _page_by_age(session, area, levels, now, reason, state, limit,
+                                          offset, count_cap)
+    items = stuck_cases(session, area, levels, now, reason=reason, state=state, sort=sort,
+                        only=refs) if refs else []
+    return StuckPage(total=total, total_is_exact=exact, items=items)
+
+
+_WORKFLOW_TASK = Reason.FAILING_WORKFLOW_TASK.value
+_DEADLINE_PROBLEM = {
+    None: or_(col(DeadlineRow.escalated_at).is_not(None), col(DeadlineRow.failing).is_not(None)),
+    Reason.OVERDUE_DEADLINE: col(DeadlineRow.escalated_at).is_not(None),
+    Reason.FAILING_ACTIVITY: col(DeadlineRow.failing).is_not(None)}
+_ALERT_KINDS: dict[Reason | None, Any] = {
+    None: None, Reason.FAILING_ACTIVITY: col(AlertRow.kind) != _WORKFLOW_TASK,
+    Reason.FAILING_WORKFLOW_TASK: col(AlertRow.kind) == _WORKFLOW_TASK}
+
+
+def _open_alerts(reason: Reason | None) -> Any:
+    query = select(AlertRow.reference).where(col(AlertRow.cleared_at).is_(None))
+    kind = _ALERT_KINDS[reason]
+    return query if kind is None else query.where(kind)
+
+
+def _is_stuck(levels: dict[CaseState, timedelta | None], now: datetime,
+              reason: Reason | None) -> Any:
+    """SQL: this case row is stuck (for `reason`), exactly as stuck_cases() decides it."""
+    conditions: list[Any] = []
+    if reason in (None, Reason.OVER_SERVICE_LEVEL):
+        conditions += [and_(col(CaseRow.state) == s.value, col(CaseRow.state_since) < now - sl)
+                       for s, sl in levels.items() if sl is not None]
+    problem = _DEADLINE_PROBLEM.get(reason)
+    if problem is not None:
+        conditions.append(col(CaseRow.reference).in_(
+            select(DeadlineRow.reference).where(col(DeadlineRow.met_at).is_(None), problem)))
+    if reason in _ALERT_KINDS:
+        conditions.append(col(CaseRow.reference).in_(_open_alerts(reason)))
+    return or_(*conditions) if conditions else None
+
+
+def _page_by_age(session: Session, area: str, levels: dict[CaseState, timedelta | None],
+                 now: datetime, reason: Reason | None, state: CaseState | None, limit: int,
+                 offset: int, count_cap: int) -> tuple[int, bool, list[str]]:
+    stuck = _is_stuck(levels, now, reason)
+    walks: list[Any] = []
+    if reason in _ALERT_KINDS:
+        # Alerts for a case the read model does not hold yet: few, found by the alert's area.
+        orphans: Any = (select(col(AlertRow.reference).label("reference"),
+                          func.min(col(AlertRow.state_since)).label("since"))
+                   .where(col(AlertRow.reference).in_(_open_alerts(reason)),
+                          col(AlertRow.police_area) == area,
+                          ~select(CaseRow.reference)
+                          .where(col(CaseRow.reference) == col(AlertRow.reference)).exists())
+                   .group_by(col(AlertRow.reference)))
+        if state is not None:
+            orphans = orphans.where(col(AlertRow.state) == state.value)
+        walks.append(orphans)
+    if stuck is not None:
+        # One walk per way a case belongs to the area, each in the order of an index (area,
+        # state since, reference, state), stopping once it has the page and enough to count
+        # up to the cap: a page costs the same at any caseload. A case of both ways is found
+        # by both walks; the union keeps one.
+        enough = max(offset + limit, count_cap + 1)
+        for area_column in (col(CaseRow.police_area), col(CaseRow.cps_area)):
+            walk: Any = select(col(CaseRow.reference).label("reference"),
+                          col(CaseRow.state_since).label("since")).where(area_column == area,
+                                                                         stuck)
+            if state is not None:
+                walk = walk.where(col(CaseRow.state) == state.value)
+            walks.append(walk.order_by(col(CaseRow.state_since), col(CaseRow.reference))
+                         .limit(enough))
+    if not walks:
+        return 0, True, []
+    found = union(*(select(w.subquery()) for w in walks)).subquery()
+    rows = list(session.exec(
+        select(found.c.reference, func.count().over())  # the total rides on each row
+        .order_by(found.c.since.asc().nulls_last(), found.c.reference)
+        .limit(limit).offset(offset)))
+    if rows:
+        total, refs = rows[0][1], [str(r[0]) for r in rows]
+    else:  # past the end: the total still answers
+        total, refs = session.exec(select(func.count()).select_from(found)).one(), []
+    return min(total, count_cap), total <= count_cap, refs
+
+
+def _page_by_due(session: Session, area: str, levels: dict[CaseState, timedelta | None],
+                 now: datetime, reason: Reason | None, state: CaseState | None, limit: int,
+                 offset: int) -> tuple[int, list[str]]:
+    """Most overdue deadline first: a union of the three ways to be stuck, ordered by each
+    case's earliest overdue deadline, counted exactly."""
     in_area = _in_area(area)
     if state is not None:
         in_area = and_(in_area, col(CaseRow.state) == state.value)
@@ -220,26 +351,21 @@ def stuck_page(session: Session, area: str, levels: dict[CaseState, timedelta | 
             branches.append(select(col(CaseRow.reference).label("reference"),
                                    col(CaseRow.state_since).label("since"))
                             .where(in_area, or_(*limits)))
-    problem = {None: or_(col(DeadlineRow.escalated_at).is_not(None),
-                         col(DeadlineRow.failing).is_not(None)),
-               Reason.OVERDUE_DEADLINE: col(DeadlineRow.escalated_at).is_not(None),
-               Reason.FAILING_ACTIVITY: col(DeadlineRow.failing).is_not(None)}.get(reason)
+    problem = _DEADLINE_PROBLEM.get(reason)
     if problem is not None:
         branches.append(select(col(DeadlineRow.reference).label("reference"),
                                col(CaseRow.state_since).label("since"))
                         .join(CaseRow, col(CaseRow.reference) == col(DeadlineRow.reference))
                         .where(in_area, col(DeadlineRow.met_at).is_(None), problem))
-    task = Reason.FAILING_WORKFLOW_TASK.value
-    kinds = {None: None, Reason.FAILING_ACTIVITY: col(AlertRow.kind) != task,
-             Reason.FAILING_WORKFLOW_TASK: col(AlertRow.kind) == task}
-    if reason in kinds:
+    if reason in _ALERT_KINDS:
         alerts: Any = (select(col(AlertRow.reference).label("reference"),
-                         func.coalesce(col(CaseRow.state_since), col(AlertRow.state_since))
-                         .label("since"))
-                  .join(CaseRow, col(CaseRow.reference) == col(AlertRow.reference), isouter=True)
-                  .where(col(AlertRow.cleared_at).is_(None),
-                         or_(col(AlertRow.police_area) == area, _in_area(area))))
-        kind = kinds[reason]
+                              func.coalesce(col(CaseRow.state_since), col(AlertRow.state_since))
+                              .label("since"))
+                       .join(CaseRow, col(CaseRow.reference) == col(AlertRow.reference),
+                             isouter=True)
+                       .where(col(AlertRow.cleared_at).is_(None),
+                              or_(col(AlertRow.police_area) == area, _in_area(area))))
+        kind = _ALERT_KINDS[reason]
         if kind is not None:
             alerts = alerts.where(kind)
         if state is not None:
@@ -251,18 +377,15 @@ def stuck_page(session: Session, area: str, levels: dict[CaseState, timedelta | 
     candidates = union(*branches).subquery()
     stuck = (select(candidates.c.reference, func.min(candidates.c.since).label("since"))
              .group_by(candidates.c.reference).subquery())
-    order = [stuck.c.since.asc().nulls_last(), stuck.c.reference]
-    page = select(stuck.c.reference, func.count().over())  # the total rides on each row
-    if sort == "due":
-        due = (select(col(DeadlineRow.reference).label("reference"),
-                      func.min(col(DeadlineRow.due_at)).label("due"))
-               .where(col(DeadlineRow.met_at).is_(None), col(DeadlineRow.escalated_at).is_not(None))
-               .group_by(col(DeadlineRow.reference)).subquery())
-        page = page.join(due, due.c.reference == stuck.c.reference, isouter=True)
-        order.insert(0, due.c.due.asc().nulls_last())
-    rows = list(session.exec(page.order_by(*order).limit(limit).offset(offset)))
+    due = (select(col(DeadlineRow.reference).label("reference"),
+                  func.min(col(DeadlineRow.due_at)).label("due"))
+           .where(col(DeadlineRow.met_at).is_(None), col(DeadlineRow.escalated_at).is_not(None))
+           .group_by(col(DeadlineRow.reference)).subquery())
+    page = (select(stuck.c.reference, func.count().over())  # the total rides on each row
+            .join(due, due.c.reference == stuck.c.reference, isouter=True)
+            .order_by(due.c.due.asc().nulls_last(), stuck.c.since.asc().nulls_last(),
+                      stuck.c.reference))
+    rows = list(session.exec(page.limit(limit).offset(offset)))
     if not rows:  # past the end: the total still answers
         return session.exec(select(func.count()).select_from(stuck)).one(), []
-    total, refs = rows[0][1], [r[0] for r in rows]
-    return total, stuck_cases(session, area, levels, now, reason=reason, state=state,
-                              sort=sort, only=refs)
+    return rows[0][1], [r[0] for r in rows]

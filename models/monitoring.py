@@ -7,8 +7,10 @@ personal data: complainants appear only by their id (C1), never by name or conta
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
+
+PROBLEM_DEADLINE = "met_at IS NULL AND (escalated_at IS NOT NULL OR failing IS NOT NULL)"
 
 
 class DeadlineRow(SQLModel, table=True):
@@ -19,6 +21,10 @@ class DeadlineRow(SQLModel, table=True):
         # The stuck list asks "still open and escalated" and "still open and failing".
         Index("ix_case_deadlines_open_escalated", "met_at", "escalated_at"),
         Index("ix_case_deadlines_open_failing", "met_at", "failing"),
+        # Every case with a problem deadline, which the stuck list's walk tests each case
+        # against: small (only open problems), and read without touching the table.
+        Index("ix_case_deadlines_problem", "reference",
+              postgresql_where=text(PROBLEM_DEADLINE), sqlite_where=text(PROBLEM_DEADLINE)),
     )
 
     reference: str = Field(primary_key=True, max_length=40)

@@ -13,6 +13,10 @@ class CaseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_area_state", "police_area", "state"),
         Index("ix_cases_state_since", "state", "state_since"),
+        # The stuck list walks an area's cases longest-in-state first (api/stuck.py), testing
+        # each from the index alone: state is in it for the service levels.
+        Index("ix_cases_police_area_since", "police_area", "state_since", "reference", "state"),
+        Index("ix_cases_cps_area_since", "cps_area", "state_since", "reference", "state"),
     )
 
     reference: str = Field(primary_key=True, max_length=40)

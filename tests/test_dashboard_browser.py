@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +275,34 @@ async def test_reports_page_charts_time_in_state_and_offers_csv(page, server, st
 async def test_signed_out_pages_send_to_the_login(page, server):
     response = await page.goto(f"{server}/dashboard/cases/ANY-CASE")
     assert response is not None and page.url.endswith("/dashboard/login")
+
+
+async def test_a_long_stuck_list_is_shown_a_page_at_a_time(page, server, engine):
+    """A force with more stuck cases than a page: the count says how many, the pages walk them
+    longest-stuck first, and no case is on two pages."""
+    area = f"pages-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for i in range(130):  # all over their service level (referral: 7 days)
+            since = now - timedelta(days=30 + i)
+            session.add(CaseRow(reference=f"PAGE-{area[-6:].upper()}-{i:03d}", police_area=area,
+                                cps_area=area, state="referral", stalking=True,
+                                domestic_abuse=False, version=2, opened_at=since,
+                                state_since=since, updated_at=since))
+        session.merge(UserRow(username="manager-pages", password_hash=hash_password(PASSWORD),
+                              role="manager", area=area))
+        session.commit()
+    await sign_in(page, server, username="manager-pages")
+    await page.wait_for_selector("#stuck-count")
+    assert "130 stuck cases, showing 1 to 100" in await page.inner_text("#stuck-count")
+    first = await page.eval_on_selector_all("#stuck-table tbody tr",
+                                            "rows => rows.map(r => r.dataset.reference)")
+    assert first[0].endswith("-129") and len(first) == 100  # longest in its state first
+    assert await page.query_selector("#previous-page") is None
+    await page.click("#next-page")
+    await page.wait_for_selector("#previous-page")
+    assert "showing 101 to 130" in await page.inner_text("#stuck-count")
+    second = await page.eval_on_selector_all("#stuck-table tbody tr",
+                                             "rows => rows.map(r => r.dataset.reference)")
+    assert len(second) == 30 and not set(first) & set(second)
+    assert await page.query_selector("#next-page") is None

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -20,7 +21,7 @@ from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
 from api.routes.reports import as_csv, build_report, period_of
-from api.stuck import REASON_LABELS, Reason, Sort, stuck_cases
+from api.stuck import REASON_LABELS, Reason, Sort, stuck_cases, stuck_page
 from core.db import aware
 from core.reports import REPORTS, time_in_state
 from core.settings import Settings
@@ -32,6 +33,7 @@ from workflows.calendar import LONDON
 
 HERE = Path(__file__).parent
 E = TypeVar("E", bound=StrEnum)
+DASHBOARD_PAGE = 100  # stuck cases per page: one page is built however many are stuck
 STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
 # Pages load nothing from elsewhere and run no inline script.
 SECURITY_HEADERS = {
@@ -98,24 +100,36 @@ def logout() -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def stuck_page(
+def stuck_list(
     request: Request, session: SessionDep, settings: SettingsDep,
     reason: Annotated[str, Query(max_length=40)] = "",
     state: Annotated[str, Query(max_length=40)] = "",
     owner: Annotated[str, Query(max_length=40)] = "",
     sort: Annotated[Sort, Query()] = "age",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """The stuck cases of the user's area, filtered and sorted. An empty filter (the form's
-    "any") means no filter."""
+    """The stuck cases of the user's area, filtered and sorted, a page at a time. An empty
+    filter (the form's "any") means no filter."""
     actor = cookie_user(request)
     if actor is None:
         return _to_login()
     why, where, whose = (_choice(Reason, "reason", reason), _choice(CaseState, "state", state),
                          _choice(Role, "owner", owner))
     chosen = {"reason": why, "state": where, "owner": whose, "sort": sort}
-    found = stuck_cases(session, actor.area, settings.service_levels(actor.area),
-                        reason=why, state=where, owner=whose, sort=sort)
-    return _page(request, "stuck.html", actor, cases=found, labels=REASON_LABELS,
+    found = stuck_page(session, actor.area, settings.service_levels(actor.area),
+                       datetime.now(UTC), reason=why, state=where, owner=whose, sort=sort,
+                       limit=DASHBOARD_PAGE, offset=(page - 1) * DASHBOARD_PAGE)
+    filters = {k: v for k, v in (("reason", reason), ("state", state), ("owner", owner),
+                                 ("sort", sort)) if v}
+    last = page if not found.total_is_exact else max(1, -(-found.total // DASHBOARD_PAGE))
+    return _page(request, "stuck.html", actor, cases=found.items, total=found.total,
+                 total_is_exact=found.total_is_exact, page=page,
+                 first_shown=(page - 1) * DASHBOARD_PAGE + 1,
+                 previous_page=urlencode({**filters, "page": page - 1}) if page > 1 else None,
+                 next_page=urlencode({**filters, "page": page + 1})
+                 if len(found.items) == DASHBOARD_PAGE and (page < last or
+                                                           not found.total_is_exact) else None,
+                 labels=REASON_LABELS,
                  reasons=list(Reason), states=list(CaseState),
                  owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)], chosen=chosen)
 
