@@ -33,31 +33,40 @@ def case_row(case: CaseFile) -> CaseRow:
 
 
 def write_case(session: Session, case: CaseFile) -> None:
-    """Write the case row if this version is newer, and any history rows not yet written.
+    """Write this version of the case if it is newer than the stored one, with its new
+    history rows, and its deadlines and report facts.
 
     A retried or out-of-order projection never goes backwards and never duplicates. The
     projection activity, the API (api/projection.py) and the read-model rebuild
-    (core/rebuild.py) all write through here,
-    so a rebuilt row is exactly what the live projection would have written.
+    (core/rebuild.py) all write through here, so a rebuilt row is exactly what the live
+    projection would have written. A stored version was written with all its history in one
+    transaction, so only entries after it are new.
     """
     lock_case(session, case.reference)  # the API and the workflow may both be writing it
     existing = session.get(CaseRow, case.reference)
+    if existing is not None and existing.version > case.version:
+        return  # an older snapshot: everything in it is stored already
     if existing is None or existing.version < case.version:
-        index_suspects(session, case.reference, case.police_area, case.suspects)  # P3.8
-    if existing is None:
-        session.add(case_row(case))
-    elif existing.version < case.version:
-        for key, value in case_row(case).model_dump().items():
-            setattr(existing, key, value)
-    known = set(session.exec(
-        select(HistoryRow.version).where(HistoryRow.reference == case.reference)))
-    for entry in case.history:
-        if entry.version not in known:
-            session.add(HistoryRow(
-                reference=case.reference, version=entry.version, at=entry.at,
-                action=entry.action, actor_id=entry.actor.user_id,
-                actor_role=entry.actor.role.value, state_before=entry.state_before.value,
-                state_after=entry.state_after.value, summary=entry.summary))
+        stored = existing.version if existing is not None else 0
+        # P3.8: suspects are only ever added (add_suspect), so the index changes only then.
+        if existing is None or any(e.action == "add_suspect" and e.version > stored
+                                   for e in case.history):
+            index_suspects(session, case.reference, case.police_area, case.suspects)
+        if existing is None:
+            session.add(case_row(case))
+        else:
+            for key, value in case_row(case).model_dump().items():
+                setattr(existing, key, value)
+        known = set() if existing is not None else set(session.exec(
+            select(HistoryRow.version).where(HistoryRow.reference == case.reference)))
+        for entry in case.history:
+            if entry.version > stored and entry.version not in known:
+                session.add(HistoryRow(
+                    reference=case.reference, version=entry.version, at=entry.at,
+                    action=entry.action, actor_id=entry.actor.user_id,
+                    actor_role=entry.actor.role.value, state_before=entry.state_before.value,
+                    state_after=entry.state_after.value, summary=entry.summary))
+    # The same version again may carry new deadline marks (a reminder sent, a delivery failing).
     project_monitoring(session, case)  # deadlines and report facts for managers' views
 
 

@@ -68,6 +68,17 @@ def _patch(owner: Any, name: str, stage: str) -> bool:
     return True
 
 
+def _after_timer(stage: str, func: Any) -> Any:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _after[stage].append((time.perf_counter() - start) * 1000)
+    return wrapper
+
+
 def _audit_thread_timer(func: Any) -> Any:
     # The audit append runs in a worker thread after the response: record it apart.
     @functools.wraps(func)
@@ -106,6 +117,12 @@ def install() -> list[str]:
     if hasattr(api.audit, "append"):
         api.audit.append = _audit_thread_timer(api.audit.append)
         found.append("audit")
+    if hasattr(api.routes.cases, "project_answer"):
+        # Looked up by name when the background task is added: the wrapper is what runs.
+        api.routes.cases.project_answer = _after_timer(
+            "read model written from the answer (after the response)",
+            api.routes.cases.project_answer)
+        found.append("projection")
     return found
 
 

@@ -265,3 +265,40 @@ def test_projection_is_idempotent_and_never_goes_backwards(engine) -> None:
         history = session.exec(select(HistoryRow).where(HistoryRow.reference == reference)).all()
     assert row is not None and row.version == newer.version and row.state == "charging"
     assert sorted(h.version for h in history) == list(range(1, newer.version + 1))
+
+
+def test_the_suspect_index_follows_added_suspects_and_older_versions_change_nothing(
+        engine: Any) -> None:
+    from sqlmodel import select
+
+    from activities.projection import write_case
+    from models.tables import SuspectRow
+    from workflows import lifecycle
+
+    first = _versions(2)[-1]
+    added = lifecycle.apply(first, ActionRequest(
+        request_id="add", actor=OFFICER, action={
+            "kind": "add_suspect", "suspect": {"suspect_id": "S2", "name": "Second Suspect"}}),
+        datetime.now(UTC))
+    later = lifecycle.apply(added, ActionRequest(
+        request_id="later", actor=OFFICER, action={
+            "kind": "record_evidence_item", **ACTION_EXAMPLES["record_evidence_item"]}),
+        datetime.now(UTC))
+
+    def suspects() -> set[str]:
+        with Session(engine) as session:
+            return set(session.exec(select(SuspectRow.suspect_id)
+                                    .where(SuspectRow.reference == first.reference)))
+
+    for case, expected in ((first, {"S1"}), (added, {"S1", "S2"}), (later, {"S1", "S2"}),
+                           (first, {"S1", "S2"})):  # the last: an older snapshot, late
+        with Session(engine) as session:
+            write_case(session, case)
+            session.commit()
+        assert suspects() == expected
+    row = _row(engine, first.reference)
+    assert row is not None and row.version == later.version
+    with Session(engine) as session:
+        versions = set(session.exec(select(HistoryRow.version)
+                                    .where(HistoryRow.reference == first.reference)))
+    assert versions == set(range(1, later.version + 1))
