@@ -69,6 +69,7 @@ def _patch(owner: Any, name: str, stage: str) -> bool:
 
 
 def _after_timer(stage: str, func: Any) -> Any:
+    # Work run in a worker thread after the response (the audit, the read-model write): apart.
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -76,18 +77,6 @@ def _after_timer(stage: str, func: Any) -> Any:
             return func(*args, **kwargs)
         finally:
             _after[stage].append((time.perf_counter() - start) * 1000)
-    return wrapper
-
-
-def _audit_thread_timer(func: Any) -> Any:
-    # The audit append runs in a worker thread after the response: record it apart.
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            _after["audit append (after the response)"].append((time.perf_counter() - start) * 1000)
     return wrapper
 
 
@@ -115,7 +104,7 @@ def install() -> list[str]:
         if _patch(owner, name, stage):
             found.append(stage)
     if hasattr(api.audit, "append"):
-        api.audit.append = _audit_thread_timer(api.audit.append)
+        api.audit.append = _after_timer("audit append (after the response)", api.audit.append)
         found.append("audit")
     if hasattr(api.routes.cases, "project_answer"):
         # Looked up by name when the background task is added: the wrapper is what runs.
