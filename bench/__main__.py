@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.doc import machine, write_doc
+from bench.doc import machine, rerender, write_doc
 from bench.report import Results
 from bench.run import Config, Run, log
 from bench.stack import ROOT, running_stack
@@ -33,7 +33,12 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"),
                         help="where to write the results (default docs/benchmarks.md); '-' for none")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: write --out again from the figures saved beside it")
     args = parser.parse_args()
+    if args.render:
+        rerender(Path(args.out))
+        return 0
     phases = [p for p in args.only.split(",") if p]
     unknown = set(phases) - set(PHASES)
     if unknown:
