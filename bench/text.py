@@ -102,8 +102,10 @@ def _method(config: Any) -> list[str]:
         f"- **Latency** (p50, p99): {config.latency_n} of each (after {config.warmup} untimed), "
         "one at a time, each kind in turn with its floor. Each goes to a different, idle case "
         "or floor workflow; after each accepted action or start the bench waits "
-        f"{config.settle * 1000:.0f} ms untimed, so the projection that follows an action does "
-        "not fall on the next measurement (neither on a case request nor on a floor one).",
+        f"{config.settle * 1000:.0f} ms untimed, so the read-model write that follows an "
+        "accepted action's answer does not fall on the next measurement (neither on a case "
+        "request nor on a floor one). Each case's backstop projection comes 30 s after its "
+        "action, among later measurements of both kinds alike.",
         "- HTTP requests go over keep-alive connections from a small asyncio HTTP/1.1 client "
         "(`bench/rawhttp.py`): on two cores the load generator competes with what it measures, "
         "and httpx spends several times its CPU per request.",
@@ -111,7 +113,9 @@ def _method(config: Any) -> list[str]:
         "send accepted actions back to back for "
         f"{config.throughput_seconds:g} s; the same number of clients send bare accepted "
         f"updates to {config.clients} floor workflows; {config.throughput_rounds} round(s) "
-        "alternating, summed.",
+        "alternating, summed. After each window of actions the bench waits until every case's "
+        "backstop projection (30 s after its first action in the window) has run, so that its "
+        "CPU is counted with the actions and none of it falls on the next floor window.",
         "- **Lists**: the `cases` table of the read model is filled with synthetic rows by "
         "`COPY` (every column; 30 % of them in the measured area, eight areas, realistic spread "
         "of states, 60 % stalking, deadlines on most open cases) and `VACUUM ANALYZE`d; then "
