@@ -153,6 +153,20 @@ def test_api_and_worker_share_temporal_and_database(services: dict[str, Any]) ->
     assert host == "temporal" and host in services and port == "7233"
 
 
+def test_the_worker_serves_its_metrics_on_the_compose_network(
+        services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = services["worker"]
+    port = environment(worker)["CASES_WORKER_METRICS_PORT"]
+    assert port in [str(p) for p in worker.get("expose", [])]
+    assert not any(port in str(p) for p in worker.get("ports", []))  # not on the host
+    for key in list(os.environ):
+        if key.startswith("CASES_"):
+            monkeypatch.delenv(key)
+    for key, value in environment(worker).items():
+        monkeypatch.setenv(key, interpolate(value, DUMMY_ENV))
+    assert Settings(_env_file=None).worker_metrics_port == int(port)
+
+
 def test_the_database_url_points_at_the_compose_postgres(services: dict[str, Any]) -> None:
     url = make_url(interpolate(environment(services["api"])["CASES_DATABASE_URL"], DUMMY_ENV))
     postgres = environment(services["postgresql"])
