@@ -320,6 +320,7 @@ class Run:
         medians = {k: statistics.median([r.get(k, 0.0) for r in requests]) for k in stages}
         medians["client"] = statistics.median(client_ms)
         after = {k: statistics.median(v) for k, v in timings["after"].items() if v}
+        await asyncio.sleep(BACKSTOP_SECONDS + 3)  # each case's backstop projection has run
         projection = await self._projection_times(refs[10:40])
         self.results.notes["breakdown"] = {"medians": medians, "after": after,
                                            "projection": projection, "n": len(requests)}
@@ -368,6 +369,10 @@ class Run:
     # --- 4. lists against the size of the read model -------------------------------------------
     async def lists(self) -> None:
         cfg = self.config
+        # The cases acted on in the phases before project again from their workflows a backstop
+        # period later: let that finish before the table is emptied and filled.
+        log(f"lists: waiting {BACKSTOP_SECONDS + 5:g} s for the earlier cases' backstops")
+        await asyncio.sleep(BACKSTOP_SECONDS + 5)
         api = self.api()
         paths = json.loads(await api.get("/openapi.json"))["paths"]
         variants: dict[str, str] = {}
