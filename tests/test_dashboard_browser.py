@@ -272,6 +272,19 @@ async def test_reports_page_charts_time_in_state_and_offers_csv(page, server, st
     await page.screenshot(path=str(shot("dashboard-reports.png")), full_page=True)
 
 
+async def test_a_period_that_cannot_be_reported_is_said_on_the_page(page, server):
+    await sign_in(page, server)
+    await page.wait_for_selector("#stuck-count")
+    for query, said in (("since=2026-12-01&until=2026-11-01", "since must be on or before until"),
+                        ("since=2026-13-40", "From must be a date (YYYY-MM-DD)"),
+                        ("since=2020-01-01&until=2026-01-01", "at most three years")):
+        response = await page.goto(f"{server}/dashboard/reports?{query}")
+        assert response is not None and response.status == 422
+        assert said in await page.inner_text("#report-error")
+        assert await page.locator("form.filters input[name=since]").count() == 1  # to correct it
+        assert await page.locator("section.report").count() == 0
+
+
 async def test_signed_out_pages_send_to_the_login(page, server):
     response = await page.goto(f"{server}/dashboard/cases/ANY-CASE")
     assert response is not None and page.url.endswith("/dashboard/login")

@@ -8,6 +8,7 @@ that slipped into one withheld).
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -208,12 +209,19 @@ def _temporal_url(settings: Settings, reference: str) -> str:
 
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(request: Request, session: SessionDep,
-                 since: date | None = None, until: date | None = None) -> Response:
-    """Every report for the user's area and a period, with a chart of time in state."""
+                 since: Annotated[str, Query(max_length=20)] = "",
+                 until: Annotated[str, Query(max_length=20)] = "") -> Response:
+    """Every report for the user's area and a period, with a chart of time in state. A period
+    that cannot be reported on is said on the page, beside the form to correct it."""
     actor = cookie_user(request)
     if actor is None:
         return _to_login()
-    period = period_of(since, until, None)
+    try:
+        period = period_of(_day(since, "From"), _day(until, "To"), None)
+    except HTTPException as err:
+        message = err.detail["message"] if isinstance(err.detail, dict) else str(err.detail)
+        return _page(request, "reports.html", actor, status=422, error=message, tables={},
+                     period=SimpleNamespace(since=since, until=until), chart="")
     tables = {name: (spec.title, spec.build(session, actor.area, period))
               for name, spec in REPORTS.items()}
     stays = time_in_state(session, actor.area, period)
@@ -221,6 +229,16 @@ def reports_page(request: Request, session: SessionDep,
         (r["state"], r["median_days"], r["p90_days"]) for r in stays if r["stays"]],
         marker_label="90th percentile")
     return _page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
+
+
+def _day(value: str, label: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, detail={"rule": "INVALID", "message": (
+            f"{label} must be a date (YYYY-MM-DD); {value[:20]!r} is not one.")}) from None
 
 
 @router.get("/reports/{name}.csv")
