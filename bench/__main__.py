@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.doc import machine, rerender, write_doc
+from bench.doc import machine, merge_into, rerender, write_doc
 from bench.report import Results
 from bench.run import Config, Run, log
 from bench.stack import ROOT, running_stack
@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"),
                         help="where to write the results (default docs/benchmarks.md); '-' for none")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
+    parser.add_argument("--merge", action="store_true",
+                        help="run --only's phases again and put their figures into the page "
+                             "and figures already at --out, keeping the others")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: write --out again from the figures saved beside it")
     args = parser.parse_args()
@@ -50,6 +53,8 @@ def main() -> int:
     results.notes["machine_before"] = machine()
     started = time.time()
     out = Path(args.out) if args.out != "-" else None
+    if args.merge and out is not None:  # measure into a file of its own, then merge
+        out = out.with_name(out.stem + "-merge" + out.suffix)
 
     def checkpoint() -> None:
         # After every phase: an interrupted run still leaves what it measured.
@@ -60,6 +65,8 @@ def main() -> int:
 
     failed = asyncio.run(_run(config, phases, results, args.keep_logs, checkpoint))
     checkpoint()
+    if args.merge and out is not None:
+        merge_into(out, results, phases, command)
     print()
     print(results.table())
     if out is not None:

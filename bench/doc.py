@@ -50,12 +50,40 @@ def write_doc(results: Results, config: Any, command: str, out: Path) -> None:
         "notes": results.notes}, indent=1, default=str) + "\n")
 
 
+def merge_into(merged_out: Path, results: Results, phases: list[str], command: str) -> None:
+    """Replace, in the page beside merged_out's source, the sections these phases measured."""
+    target = merged_out.with_name(merged_out.name.replace("-merge", ""))
+    saved = json.loads(target.with_suffix(".json").read_text())
+    sections = {f.section for f in results.figures}
+    figures = [Figure(**f) for f in saved["figures"] if f["section"] not in sections]
+    notes = saved["notes"]
+    for key, value in results.notes.items():
+        if key not in ("machine_before", "machine_after", "elapsed_s"):
+            notes[key] = value
+    notes.setdefault("merged", []).append({
+        "command": command, "phases": phases, "at": results.notes["machine_before"]["at"],
+        "load": results.notes["machine_before"]["load"]})
+    target.with_suffix(".json").write_text(json.dumps(
+        {**saved, "figures": [dataclasses.asdict(f) for f in figures + results.figures],
+         "notes": notes}, indent=1, default=str) + "\n")
+    for leftover in (merged_out, merged_out.with_suffix(".json")):
+        leftover.unlink(missing_ok=True)
+    rerender(target)
+
+
+def _numbered(value: Any) -> Any:
+    """JSON turned the case counts that key some notes ({1000: ...}) into strings: undo it."""
+    if isinstance(value, dict):
+        numeric = bool(value) and all(isinstance(k, str) and k.isdigit() for k in value)
+        return {(int(k) if numeric else k): _numbered(v) for k, v in value.items()}
+    return value
+
+
 def rerender(out: Path) -> None:
     """Write the page again from the figures saved beside it (python -m bench --render)."""
     from bench.run import Config
 
     saved = json.loads(out.with_suffix(".json").read_text())
-    results = Results(figures=[Figure(**f) for f in saved["figures"]], notes=saved["notes"])
-    for key, value in results.notes.get("list_series", {}).items():  # JSON keys are strings
-        results.notes["list_series"][key] = {int(n): tuple(v) for n, v in value.items()}
+    results = Results(figures=[Figure(**f) for f in saved["figures"]],
+                      notes=_numbered(saved["notes"]))
     write_doc(results, Config(**saved["config"]), saved["command"], out)
