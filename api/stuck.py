@@ -231,7 +231,7 @@ def stuck_cases(session: Session, area: str, levels: dict[CaseState, timedelta |
     return found
 
 
-STUCK_COUNT_CAP = 500  # the page's total is exact up to this; beyond it, "500+"
+STUCK_COUNT_CAP = 200  # the page's total is exact up to this; beyond it, "200+"
 
 
 class StuckPage(BaseModel):

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/cases", tags=["managers"])
 
 class StuckList(BaseModel):
     as_of: datetime
-    total: int = Field(description="Stuck cases in all, exact up to 500 (total_is_exact).")
+    total: int = Field(description="Stuck cases in all, exact up to 200 (total_is_exact).")
     total_is_exact: bool = Field(description="False: there are more than `total`.")
     limit: int
     offset: int
