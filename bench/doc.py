@@ -60,7 +60,9 @@ def merge_into(merged_out: Path, results: Results, phases: list[str], command: s
     for key, value in results.notes.items():
         if key not in ("machine_before", "machine_after", "elapsed_s"):
             notes[key] = value
-    notes.setdefault("merged", []).append({
+    # An earlier merge of the same phases was replaced by this one: only this one is said.
+    notes["merged"] = [m for m in notes.get("merged", []) if set(m["phases"]) - set(phases)]
+    notes["merged"].append({
         "command": command, "phases": phases, "at": results.notes["machine_before"]["at"],
         "load": results.notes["machine_before"]["load"]})
     target.with_suffix(".json").write_text(json.dumps(

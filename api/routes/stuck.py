@@ -31,7 +31,8 @@ def list_stuck(
     owner: Annotated[Role | None, Query(description="Whose move it is.")] = None,
     sort: Annotated[Sort, Query(description="age: longest in its state first; "
                                             "due: most overdue deadline first.")] = "age",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    # The same first page as GET /cases: 50, up to 500 a page.
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> StuckList:
     """List the stuck cases of your area from the read model, each with every reason."""
