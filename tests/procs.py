@@ -182,6 +182,8 @@ class Stack:
             "CASES_TASK_QUEUE": self.task_queue,
             "CASES_DATABASE_URL": self.database_url,
             "CASES_LOG_LEVEL": "INFO",
+            # The backstop that writes what an API lost to a fault: short, so tests settle soon.
+            "CASES_PROJECTION_BACKSTOP_SECONDS": "2",
         } | self.extra_env | extra
 
     async def start_server(self) -> Client:

@@ -33,7 +33,8 @@ def list_stuck(
                                             "due: most overdue deadline first.")] = "age",
     # The same first page as GET /cases: 50, up to 500 a page.
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded so the database is never handed a number it cannot hold (a 500, not a 422).
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> StuckList:
     """List the stuck cases of your area from the read model, each with every reason."""
     now = datetime.now(UTC)
