@@ -47,14 +47,20 @@ def _timed_async(stage: str, func: Any) -> Any:
     return wrapper
 
 
-def _timed_sync(stage: str, func: Any) -> Any:
+def _timed_sync(stage: str, func: Any, after: bool = False) -> Any:
+    """after: the work runs in a worker thread after the response (the audit, the read-model
+    write), where the request's record may still be current: always record it apart."""
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
             return func(*args, **kwargs)
         finally:
-            _add(stage, (time.perf_counter() - start) * 1000)
+            ms = (time.perf_counter() - start) * 1000
+            if after:
+                _after[stage].append(ms)
+            else:
+                _add(stage, ms)
     return wrapper
 
 
@@ -66,18 +72,6 @@ def _patch(owner: Any, name: str, stage: str) -> bool:
     wrap = _timed_async if inspect.iscoroutinefunction(func) else _timed_sync
     setattr(owner, name, wrap(stage, func))
     return True
-
-
-def _after_timer(stage: str, func: Any) -> Any:
-    # Work run in a worker thread after the response (the audit, the read-model write): apart.
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            _after[stage].append((time.perf_counter() - start) * 1000)
-    return wrapper
 
 
 def install() -> list[str]:
@@ -104,13 +98,14 @@ def install() -> list[str]:
         if _patch(owner, name, stage):
             found.append(stage)
     if hasattr(api.audit, "append"):
-        api.audit.append = _after_timer("audit append (after the response)", api.audit.append)
+        api.audit.append = _timed_sync("audit append (after the response)", api.audit.append,
+                                       after=True)
         found.append("audit")
     if hasattr(api.routes.cases, "project_answer"):
         # Looked up by name when the background task is added: the wrapper is what runs.
-        api.routes.cases.project_answer = _after_timer(
+        api.routes.cases.project_answer = _timed_sync(
             "read model written from the answer (after the response)",
-            api.routes.cases.project_answer)
+            api.routes.cases.project_answer, after=True)
         found.append("projection")
     return found
 
