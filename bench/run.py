@@ -25,7 +25,7 @@ from bench.paths import Api, Floor, Tokens, reference
 from bench.rawhttp import RawHttp
 from bench.report import Results
 from bench.stack import Stack, free_port
-from bench.stats import Sample, Throughput, closed_loop, percentile
+from bench.stats import Sample, Throughput, closed_loop, interleaved, percentile
 from core.settings import Settings
 from core.temporal import data_converter
 
@@ -151,21 +151,7 @@ class Run:
 
     async def _interleaved(self, ops: dict[str, Callable[[int], Awaitable[object]]], n: int,
                            warmup: int, settle_after: set[str]) -> dict[str, Sample]:
-        settle = self.config.settle
-        for i in range(warmup):
-            for name, op in ops.items():
-                await op(-1 - i)
-                if name in settle_after:
-                    await asyncio.sleep(settle)
-        samples = {name: Sample(name) for name in ops}
-        for i in range(n):
-            for name, op in ops.items():
-                start = time.perf_counter()
-                await op(i)
-                samples[name].ms.append((time.perf_counter() - start) * 1000)
-                if name in settle_after:
-                    await asyncio.sleep(settle)
-        return samples
+        return await interleaved(ops, n, warmup, self.config.settle, settle_after)
 
     def report_latency(self, s: dict[str, Sample]) -> None:
         add = self.results.add

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 
@@ -57,18 +57,27 @@ async def sample(name: str, op: Callable[[int], Awaitable[object]], n: int,
 
 
 async def interleaved(ops: dict[str, Callable[[int], Awaitable[object]]], n: int,
-                      warmup: int = 0) -> dict[str, Sample]:
+                      warmup: int = 0, settle: float = 0.0,
+                      settle_after: Collection[str] = ()) -> dict[str, Sample]:
     """Like sample() for several operations, taking them in turn so that a noisy neighbour on a
-    shared machine weighs on each of them alike rather than on whichever ran at that moment."""
+    shared machine weighs on each of them alike rather than on whichever ran at that moment.
+    After each operation named in settle_after, wait `settle` seconds untimed (the work it
+    leaves behind must not fall on the next measurement)."""
+    async def run(name: str, op: Callable[[int], Awaitable[object]], i: int) -> float:
+        start = time.perf_counter()
+        await op(i)
+        elapsed = (time.perf_counter() - start) * 1000
+        if name in settle_after:
+            await asyncio.sleep(settle)
+        return elapsed
+
     for i in range(warmup):
-        for op in ops.values():
-            await op(-1 - i)
+        for name, op in ops.items():
+            await run(name, op, -1 - i)
     samples = {name: Sample(name) for name in ops}
     for i in range(n):
         for name, op in ops.items():
-            start = time.perf_counter()
-            await op(i)
-            samples[name].ms.append((time.perf_counter() - start) * 1000)
+            samples[name].ms.append(await run(name, op, i))
     return samples
 
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -26,6 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from api.auth import issue_token
+from core.db import create_schema, make_engine
 from core.settings import Settings
 from core.temporal import data_converter
 from models.case import Actor
@@ -289,6 +292,21 @@ class ApiProc(Proc):
                 if time.monotonic() > deadline:
                     raise AssertionError(f"{self.name} did not start:\n{self.output()[-3000:]}")
                 await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def running_stack(workdir: Path) -> AsyncIterator[Stack]:
+    """A Stack with its read-model schema made and its Temporal server up, stopped on leaving.
+    The schema exists before any process starts, so they do not race to create it."""
+    stack = Stack(workdir, database_url_for(workdir))
+    schema = make_engine(stack.database_url)
+    create_schema(schema)
+    schema.dispose()
+    await stack.start_server()
+    try:
+        yield stack
+    finally:
+        await stack.stop()
 
 
 def bearer(role: str | Role, area: str = "north", settings: Settings | None = None) -> dict[str, str]:

@@ -41,7 +41,7 @@ from tests.proc_steps import (
     settle,
     snapshots,
 )
-from tests.procs import Stack, TcpProxy, bearer, database_url_for, metric_value
+from tests.procs import Stack, TcpProxy, bearer, metric_value, running_stack
 from tests.timer_steps import TimedCase
 from worker import workflow_runner
 from workflows.case import CaseWorkflow
@@ -61,16 +61,8 @@ IN_FLIGHT = 20
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    stack = Stack(tmp_path, database_url_for(tmp_path))
-    # The schema exists before the processes start, so they do not race to create it.
-    schema = make_engine(stack.database_url)
-    create_schema(schema)
-    schema.dispose()
-    await stack.start_server()
-    try:
+    async with running_stack(tmp_path) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.db import create_schema, make_engine
+from core.db import make_engine
 from tests.proc_steps import CaseClient, Tally, missing_accepted, new_references, settle
-from tests.procs import Stack, database_url_for, metric_value
+from tests.procs import Stack, metric_value, running_stack
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(300)]
 
@@ -26,15 +26,8 @@ OTHER_CASES = 10  # opened alongside, so both workers have work of their own too
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    stack = Stack(tmp_path, database_url_for(tmp_path))
-    schema = make_engine(stack.database_url)
-    create_schema(schema)
-    schema.dispose()
-    await stack.start_server()
-    try:
+    async with running_stack(tmp_path) as stack:
         yield stack
-    finally:
-        await stack.stop()
 
 
 async def test_one_case_through_two_apis_and_two_workers_is_applied_one_at_a_time(
