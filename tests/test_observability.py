@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import StatementError
 
-from core.db import create_schema, make_engine
+from core.db import make_engine
 from core.logging import json_handler
 from tests.proc_steps import CaseClient, Tally, new_references, settle
-from tests.procs import ApiProc, Stack, WorkerProc, bearer, database_url_for, metric_value
+from tests.procs import ApiProc, Stack, WorkerProc, bearer, metric_value, running_stack
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(300)]
 
@@ -40,20 +40,11 @@ class Operated:
 
 @pytest.fixture(scope="module")
 async def operated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Operated]:
-    workdir = tmp_path_factory.mktemp("operations")
-    stack = Stack(workdir, database_url_for(workdir))
-    schema = make_engine(stack.database_url)
-    create_schema(schema)
-    schema.dispose()
-    await stack.start_server()
-    try:
+    async with running_stack(tmp_path_factory.mktemp("operations")) as stack:
         [worker], [api] = await stack.start()
-        reference = new_references(1, "OPS")[0]
-        run = Operated(stack, worker, api, reference)
+        run = Operated(stack, worker, api, new_references(1, "OPS")[0])
         await _operate(run)
         yield run
-    finally:
-        await stack.stop()
 
 
 async def _operate(run: Operated) -> None:
