@@ -5,47 +5,19 @@ and other identifiers (phone numbers, e-mail addresses, PNC ids). A shared ident
 strongest evidence; a name alone is weak and is reported as such, never hidden.
 """
 
-import re
-import unicodedata
-
 from sqlalchemy import Engine
-from sqlmodel import Session, col, delete, or_, select
+from sqlmodel import Session, col, or_, select
 from temporalio import activity
 
 from models.linking import LinkQuery, SuspectMatch
 from models.people import Suspect
 from models.tables import CaseRow, SuspectRow
+from readmodel.suspects import identifiers_of, normalise_name, surname_of
 
 NAME_AND_DOB = 0.9
 IDENTIFIER = 0.95
 SURNAME_AND_DOB = 0.6
 NAME_ONLY = 0.5
-
-
-def normalise_name(name: str) -> str:
-    """'O'Brien,  JOHN' and 'john obrien' both become 'john obrien'."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    plain = re.sub(r"['.\-]", "", plain)  # curly quotes were dropped by the ASCII step
-    words = sorted(w for w in re.split(r"[^a-z0-9]+", plain) if w)
-    return " ".join(words)
-
-
-def normalise_identifier(kind: str, value: str) -> str:
-    value = value.strip().lower()
-    if kind in ("phone", "mobile", "telephone") or re.fullmatch(r"[+\d ()-]{7,}", value):
-        digits = re.sub(r"\D", "", value)
-        return "phone:" + (digits[-10:] if len(digits) >= 10 else digits)
-    return f"{kind.lower()}:{value}"
-
-
-def surname_of(name: str) -> str:
-    """'Smith, John' -> 'smith'; 'John Smith' -> 'smith' (before the words are sorted)."""
-    family = name.split(",")[0] if "," in name else (name.split() or [""])[-1]
-    return normalise_name(family).replace(" ", "")
-
-
-def identifiers_of(suspect: Suspect) -> set[str]:
-    return {normalise_identifier(k, v) for k, v in suspect.identifiers.items() if v.strip()}
 
 
 def score(ours: Suspect, name: str, dob: str | None, idents: set[str],
@@ -108,15 +80,3 @@ class LinkingActivities:
                             charges=[c for c in case.charges.split(",") if c],
                             orders_made=case.orders_made, breaches=case.breaches)
         return sorted(matches.values(), key=lambda m: (-m.confidence, m.reference))
-
-
-def index_suspects(session: Session, reference: str, area: str, suspects: list[Suspect]) -> None:
-    """Keep the suspect index of one case in step with its case file (called by projection)."""
-    session.exec(delete(SuspectRow).where(col(SuspectRow.reference) == reference))
-    for s in suspects:
-        name = normalise_name(s.name)
-        session.add(SuspectRow(
-            reference=reference, suspect_id=s.suspect_id, police_area=area, norm_name=name,
-            surname=surname_of(s.name),
-            date_of_birth=s.date_of_birth.isoformat() if s.date_of_birth else None,
-            identifiers="|" + "|".join(sorted(identifiers_of(s))) + "|"))

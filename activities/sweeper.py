@@ -36,9 +36,9 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
-from activities.deadline_projection import scrub_failure
 from core.settings import Settings
 from models.monitoring import AlertRow
+from readmodel.monitoring import scrub_failure
 from workflows import search
 from workflows.sweep import SWEEP_ACTIVITY, SWEEP_WORKFLOW
 

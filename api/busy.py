@@ -22,9 +22,14 @@ TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDE
 RETRY_AFTER_SECONDS = 2
 
 
+# Refused for a moment: a workflow task being retried, or a run at Temporal's limit of updates
+# just before it continues as new.
+_TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total number of")
+
+
 def is_transient(err: RPCError) -> bool:
-    return err.status in TRANSIENT or (
-        err.status == RPCStatusCode.FAILED_PRECONDITION and "Workflow Task in failed state" in str(err))
+    return err.status in TRANSIENT or (err.status == RPCStatusCode.FAILED_PRECONDITION and any(
+        text in str(err) for text in _TRANSIENT_PRECONDITIONS))
 
 
 async def temporal_error(request: Request, err: Exception) -> JSONResponse:

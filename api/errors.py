@@ -1,26 +1,46 @@
 """The one place where refusals and Temporal failures become HTTP answers."""
 
 from fastapi import HTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.case import REFUSAL_ERROR_TYPE
+from api.busy import RETRY_AFTER_SECONDS, is_transient
+from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
 
 # A refusal's rule decides its status: who may act is 403, a reference to something the
 # case does not hold is 422, everything the protocol or the lifecycle forbids is 409.
 _STATUS_BY_RULE = {"ACCESS": 403, "INPUT": 422}
+
+# How a case's workflow ended, when it did not end by closing the case.
+ENDED_ABNORMALLY = {
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.TIMED_OUT: "timed out",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+}
 
 
 def refusal_http(rule: str, message: str) -> HTTPException:
     return HTTPException(_STATUS_BY_RULE.get(rule, 409), detail={"rule": rule, "message": message})
 
 
-def from_update_failure(err: WorkflowUpdateFailedError) -> HTTPException:
+def try_again(request_id: str, why: str) -> HTTPException:
+    """503: nothing is known to have changed; the same request id applies it once."""
+    return HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS),
+                                       "Idempotency-Key": request_id},
+                         detail={"rule": "UNAVAILABLE", "request_id": request_id, "message":
+                                 f"{why}. Send the same request again with the header "
+                                 f"Idempotency-Key: {request_id}: it takes effect once."})
+
+
+def from_update_failure(err: WorkflowUpdateFailedError, request_id: str) -> HTTPException:
     cause = err.cause
     if isinstance(cause, ApplicationError) and cause.type == REFUSAL_ERROR_TYPE and cause.details:
         details = cause.details[0]
         return refusal_http(details["rule"], details["message"])
+    if isinstance(cause, ApplicationError) and cause.type == BUSY_ERROR_TYPE:
+        return try_again(request_id, "The case's history is waiting for the read model")
     return HTTPException(500, detail={"rule": "INTERNAL", "message": "The action failed."})
 
 
@@ -31,6 +51,31 @@ def from_rpc_error(err: RPCError, reference: str) -> HTTPException:
         return HTTPException(404, detail={"rule": "NOT_FOUND",
                                           "message": f"No case {reference}."})
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return HTTPException(503, detail={"rule": "UNAVAILABLE",
-                                          "message": "The workflow service is unavailable; try again."})
+        return HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                             detail={"rule": "UNAVAILABLE",
+                                     "message": "The workflow service is unavailable; try again."})
     raise err
+
+
+async def from_action_rpc_error(err: RPCError, client: Client, reference: str,
+                                request_id: str) -> HTTPException:
+    """An action's update failed in Temporal: busy (503 with the request id), the case gone, or
+    its workflow ended. A workflow that ended without closing the case is named for what
+    happened to it (the stuck list shows it too), never as a closed case."""
+    if is_transient(err):
+        return try_again(request_id, "The case service is busy")
+    if err.status == RPCStatusCode.NOT_FOUND and "completed" in str(err).lower():
+        ended = await ended_abnormally(client, reference)
+        if ended is not None:
+            return HTTPException(409, detail={"rule": "WORKFLOW_ENDED", "message": (
+                f"Case {reference}'s workflow was {ended} without closing the case; it takes no "
+                "actions until an administrator restores it. Nothing was changed.")})
+    return from_rpc_error(err, reference)
+
+
+async def ended_abnormally(client: Client, reference: str) -> str | None:
+    try:
+        described = await client.get_workflow_handle(case_workflow_id(reference)).describe()
+    except RPCError:
+        return None
+    return ENDED_ABNORMALLY.get(described.status) if described.status else None

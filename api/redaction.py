@@ -40,13 +40,15 @@ def visible_case(case: CaseFile, actor: Actor) -> dict[str, Any]:
     return data
 
 
-def visible_history(case: CaseFile, actor: Actor) -> list[HistoryEntry]:
-    """The history as this role may read it: free text that repeats a contact detail, blanked."""
+def visible_history(entries: list[HistoryEntry], case: CaseFile,
+                    actor: Actor) -> list[HistoryEntry]:
+    """History entries as this role may read them: free text that repeats a contact detail,
+    blanked."""
     if sees_contact_details(actor):
-        return case.history
+        return entries
     pattern = contact_pattern(case)
     return [HistoryEntry.model_validate(scrub(entry.model_dump(mode="json"), pattern))
-            for entry in case.history]
+            for entry in entries]
 
 
 def contact_pattern(case: CaseFile) -> re.Pattern[str] | None:

@@ -13,12 +13,12 @@ from sqlmodel import Session
 from api.auth import hash_password
 from core.audit import verify_chain
 from core.db import create_schema, make_engine
-from core.rebuild import CASE_WORKFLOWS, rebuild_read_model
 from core.settings import get_settings
 from core.temporal import connect
 from models.case import Actor
 from models.enums import Role
 from models.tables import UserRow
+from readmodel.rebuild import CASE_WORKFLOWS, rebuild_read_model
 
 
 def create_user(username: str, role: str, area: str, password: str | None) -> None:

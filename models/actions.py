@@ -12,14 +12,16 @@ from pydantic import BaseModel, Field
 from models.case import (
     Actor,
     Bail,
+    CaseFacts,
     CaseFile,
     Conduct,
     DraftProhibition,
     Hearing,
     HistoryConsidered,
+    HistoryEntry,
 )
-from models.deadlines import DeadlinePolicy
-from models.enums import ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
+from models.deadlines import Deadline, DeadlinePolicy
+from models.enums import CaseState, ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
 from models.offences import Offence
 from models.people import (
     Complainant,
@@ -103,7 +105,7 @@ class RecordComplainantInformed(ForComplainant):
 class RecordEvidenceItem(_Action):
     kind: Literal["record_evidence_item"] = "record_evidence_item"
     item: str = Field(min_length=1, max_length=200)
-    note: str = ""
+    note: str = Field(default="", max_length=5000)
 
 
 class RecordSuspectAccount(_Action):
@@ -114,7 +116,7 @@ class RecordSuspectAccount(_Action):
 class AddCandidateOffence(_Action):
     kind: Literal["add_candidate_offence"] = "add_candidate_offence"
     offence: Offence
-    note: str = ""
+    note: str = Field(default="", max_length=5000)
     online: bool = False
     last_act_on: date | None = Field(
         default=None, description="The latest act in the course of conduct (MCA 1980 s.127)."
@@ -208,7 +210,7 @@ class MakeChargingDecision(_Action):
 class CompleteActionItem(_Action):
     kind: Literal["complete_action_item"] = "complete_action_item"
     item_id: str
-    note: str = ""
+    note: str = Field(default="", max_length=5000)
 
 
 class RecordFurtherEvidence(_Action):
@@ -425,10 +427,20 @@ class Refusal(BaseModel):
 
 
 class ActionResult(BaseModel):
-    """The update's result: the case as it stands after the action."""
+    """The update's answer: small, whatever the size of the case.
 
-    case: CaseFile
-    entry_version: int
+    The entry leaves out the reasons and detail the caller sent (lifecycle.recorded_text gives
+    them back); a repeated request id is answered with its first version, its entry when the
+    workflow still holds it, and `repeated`.
+    """
+
+    version: int
+    state: CaseState
+    facts: CaseFacts
+    entry: HistoryEntry | None = None
+    deadlines_opened: list[Deadline] = Field(default_factory=list)
+    deadlines_met: list[str] = Field(default_factory=list)
+    repeated: bool = False
 
 
 class NewCase(BaseModel):
@@ -464,6 +476,23 @@ class CaseWorkflowInput(BaseModel):
     # not yet projected (a burst of actions shares one). None, as for cases started before
     # this existed: the workflow projects after every action.
     projection_backstop_seconds: float | None = Field(default=None, gt=0, le=3600)
+    # Runs bounded under load (docs/versioning.md): continue-as-new as soon as Temporal suggests
+    # it, even while actions keep arriving, and the history entries projected as soon as they
+    # pile up. False for runs started before it existed; every run after a continue-as-new.
+    bounded_runs: bool = False
+    # Carried over at continue-as-new: history entries not yet confirmed in the read model,
+    # and the latest request ids applied (id -> the version it made), so a retry is applied
+    # once in any run.
+    unprojected: list[HistoryEntry] = Field(default_factory=list)
+    applied_requests: dict[str, int] = Field(default_factory=dict)
+
+
+class ProjectionInput(BaseModel):
+    """The projection activity's input: history entries to write once, and the case's facts."""
+
+    reference: str
+    entries: list[HistoryEntry] = Field(default_factory=list)
+    case: CaseFile | None = None
 
 
 ACTION_KINDS: dict[str, type[BaseModel]] = {

@@ -1,8 +1,9 @@
 """The case file: everything the workflow knows about one case, and what it records."""
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.deadlines import Deadline, DeadlineMarks, DeadlinePolicy
 from models.enums import (
@@ -35,6 +36,7 @@ class Reasoned(BaseModel):
 
     decision: str = Field(min_length=1, max_length=2000)
     reasons: str = Field(min_length=1, max_length=5000)
+    at: datetime | None = Field(default=None, description="When it was recorded.")
 
 
 class CandidateOffence(BaseModel):
@@ -227,7 +229,7 @@ class Conduct(BaseModel):
 
     when: str = Field(pattern=r"^(before|during|after)$")
     online: bool
-    description: str
+    description: str = Field(max_length=5000)
 
 
 class BreachAction(BaseModel):
@@ -238,7 +240,11 @@ class BreachAction(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    """One accepted action: who, when, what and why (the RECORD rules)."""
+    """One accepted action: who, when, what and why (the RECORD rules).
+
+    The case's log: written once to the read model by case and version, never kept whole in
+    the workflow (workflows/retention.py says what the workflow keeps).
+    """
 
     version: int
     at: datetime
@@ -246,13 +252,22 @@ class HistoryEntry(BaseModel):
     action: str
     summary: str
     reasons: str | None = None
+    detail: str | None = Field(
+        default=None, description="What the action recorded, as JSON, where the case file keeps "
+                                  "only the latest of its kind (notes, descriptions, views).")
+    request_id: str | None = Field(default=None, description="The request that applied it.")
     state_before: CaseState
     state_after: CaseState
     rules: list[str] = Field(default_factory=list)
 
 
 class CaseFile(BaseModel):
-    """The whole case as the workflow holds it; the query returns it."""
+    """The case's facts as the workflow holds them; the query returns it.
+
+    Bounded by what the guards and deadlines read, not by how much has happened: the log of
+    every action (with its reasons and free text) lives in the read model, and the lists that
+    grow with each action keep only their latest entries (workflows/retention.py).
+    """
 
     reference: str
     police_area: str
@@ -292,6 +307,8 @@ class CaseFile(BaseModel):
     lesser_plea_accepted: Reasoned | None = None
     advocate_introduced_at: datetime | None = None
     verdict: Verdict | None = None
+    # P6.8: the first plea or verdict action (the addendum VPS counts from it on conviction).
+    pleas_or_verdict_at: datetime | None = None
     sentence: str | None = None
     order_application: OrderApplication | None = None
     details_reverified_at: datetime | None = None
@@ -306,7 +323,27 @@ class CaseFile(BaseModel):
     deadlines: list[Deadline] = Field(
         default_factory=list, description="Open deadlines, derived from the facts above.")
     deadline_marks: dict[str, DeadlineMarks] = Field(default_factory=dict)
-    history: list[HistoryEntry] = Field(default_factory=list)
+    # How many actions of each kind the case has taken (workflows/retention.py), e.g. 3,000
+    # evidence items although the file keeps the latest few.
+    recorded: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_a_file_with_its_whole_history(cls, data: Any) -> Any:
+        """Files written before the log left the workflow carried every history entry: the
+        facts the deadlines read from it are derived once, and the entries dropped (they were
+        projected to the read model by the run that wrote them)."""
+        if not isinstance(data, dict) or "history" not in data:
+            return data
+        data = dict(data)
+        history = data.pop("history") or []
+        data.setdefault("pleas_or_verdict_at", next(
+            (h["at"] for h in history
+             if h.get("action") in ("enter_pleas", "record_verdict", "accept_lesser_plea")), None))
+        decided = [h["at"] for h in history if h.get("action") == "record_proceed_decision"]
+        if decided and isinstance(data.get("proceed_decision"), dict):
+            data["proceed_decision"] = {**data["proceed_decision"], "at": decided[-1]}
+        return data
 
     def complainant(self, complainant_id: str) -> Complainant | None:
         return next((c for c in self.complainants if c.complainant_id == complainant_id), None)
@@ -317,3 +354,42 @@ class CaseFile(BaseModel):
     @property
     def latest_decision(self) -> ChargingDecision | None:
         return self.decisions[-1] if self.decisions else None
+
+
+class CaseFacts(BaseModel):
+    """What lists and managers' views show of a case (its row in the read model): small, with
+    no personal data. `case_facts` makes it; each action's answer carries it."""
+
+    reference: str
+    police_area: str
+    cps_area: str
+    state: CaseState
+    outcome: Outcome | None = None
+    stalking: bool
+    domestic_abuse: bool
+    version: int
+    opened_at: datetime
+    state_since: datetime
+    complainants: int
+    charges: list[Offence]
+    linked_cases: list[str]
+    next_deadline: datetime | None = None
+    overdue: bool = False
+    orders_made: int = 0
+    breaches: int = 0
+
+
+def case_facts(case: CaseFile) -> CaseFacts:
+    return CaseFacts(
+        reference=case.reference, police_area=case.police_area, cps_area=case.cps_area,
+        state=case.state, outcome=case.outcome, stalking=case.stalking,
+        domestic_abuse=case.domestic_abuse, version=case.version, opened_at=case.opened_at,
+        state_since=case.state_since, complainants=len(case.complainants),
+        charges=list(case.charges), linked_cases=[link.reference for link in case.linked_cases],
+        next_deadline=case.deadlines[0].due_at if case.deadlines else None,
+        overdue=any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines
+                    if d.deadline_id in case.deadline_marks),
+        # Counted over the case's whole life: the file keeps only the latest orders and breaches.
+        orders_made=max(case.recorded.get("orders_made", 0), len(case.orders)),
+        breaches=max(case.recorded.get("report_order_breach", 0),
+                     sum(1 for i in case.incidents if i.kind == "order_breach")))

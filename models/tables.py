@@ -44,9 +44,17 @@ class CaseRow(SQLModel, table=True):
 
 
 class HistoryRow(SQLModel, table=True):
-    """Each accepted action, keyed by case and version, for reports and timelines."""
+    """Each accepted action, keyed by case and version: the case's log, written once.
+
+    The workflow keeps only the entries not yet confirmed here, so this table is where a
+    case's whole history lives (reasons and what each action recorded included).
+    """
 
     __tablename__ = "case_history"
+    __table_args__ = (
+        # A retried request is found by its id in any run of the case (api/routes/cases.py).
+        Index("ix_case_history_request", "reference", "request_id", unique=True),
+    )
 
     reference: str = Field(primary_key=True, max_length=40)
     version: int = Field(primary_key=True)
@@ -54,9 +62,14 @@ class HistoryRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     actor_id: str = Field(max_length=100)
     actor_role: str = Field(max_length=32)
+    actor_area: str = Field(default="", max_length=40)
     state_before: str = Field(max_length=32)
     state_after: str = Field(max_length=32)
     summary: str = Field(sa_column=Column(Text, nullable=False))
+    reasons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    request_id: str | None = Field(default=None, max_length=100)
+    rules: str = Field(default="", max_length=200)
 
 
 class UserRow(SQLModel, table=True):

@@ -46,6 +46,16 @@ class Handler:
         response = await self.http.post(f"/cases/{self.reference}/actions", json=body,
                                         headers=self.auth(role, area=self.area))
         assert response.status_code == expect, (kind, response.status_code, response.text)
+        answer = response.json()
+        if response.status_code == 200:  # the answer is small: the case's facts are read after
+            answer["case"] = await self.get(role)
+        return answer
+
+    async def history(self, role: str = "officer_in_case") -> list[dict[str, Any]]:
+        response = await self.http.get(f"/cases/{self.reference}/history",
+                                       params={"limit": 1000},
+                                       headers=self.auth(role, area=self.area))
+        assert response.status_code == 200, response.text
         return response.json()
 
     async def get(self, role: str = "officer_in_case") -> dict[str, Any]:

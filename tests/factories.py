@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from api.examples import ACTION_EXAMPLES
 from models.actions import ACTION_KINDS, ActionRequest, NewCase
-from models.case import Actor, CaseFile
+from models.case import Actor, CaseFile, HistoryEntry
 from models.enums import CaseState, Role
 from models.offences import Offence
 from models.people import Complainant, ContactDetails, Suspect
@@ -74,13 +74,34 @@ def request(who: Actor, action: str | type[BaseModel] | BaseModel, *,
                          action=body | overrides, reasons=request_reasons)
 
 
+# The history entries that led to each case file made here (the file itself keeps no log):
+# by id, holding the file so that its id is never reused.
+_HISTORIES: dict[int, tuple[CaseFile, list[HistoryEntry]]] = {}
+
+
+def _made(applied: lifecycle.Applied, before: CaseFile | None = None) -> CaseFile:
+    earlier = _HISTORIES.get(id(before), (None, []))[1] if before is not None else []
+    _HISTORIES[id(applied.case)] = (applied.case, [*earlier, applied.entry])
+    return applied.case
+
+
+def open_at(case: NewCase, at: datetime) -> CaseFile:
+    """A case opened at a given time (its first entry kept for history())."""
+    return _made(lifecycle.open_case(case, at))
+
+
+def history(case: CaseFile) -> list[HistoryEntry]:
+    """Every entry of the actions that made this case file, oldest first (none for a copy)."""
+    return _HISTORIES.get(id(case), (None, []))[1]
+
+
 def act(case: CaseFile, who: Actor, action: str | type[BaseModel] | BaseModel, *,
         at: datetime = NOW, **overrides: Any) -> CaseFile:
     """Take one action that the protocol must allow: check it passes, then apply it."""
     req = request(who, action, **overrides)
     refusal = lifecycle.check(case, req, at)
     assert refusal is None, f"{req.action.kind} refused: {refusal}"
-    return lifecycle.apply(case, req, at)
+    return _made(lifecycle.apply(case, req, at), case)
 
 
 def standard_risk() -> dict[str, Any]:
@@ -144,8 +165,8 @@ HAPPY_PATH = {
 
 def opened(*, stalking: bool = True, domestic_abuse: bool = False, **fields: Any) -> CaseFile:
     """A case just opened: in investigation, nothing recorded yet (no risk assessment)."""
-    return lifecycle.open_case(
-        new_case(stalking=stalking, domestic_abuse=domestic_abuse, **fields), NOW)
+    return _made(lifecycle.open_case(
+        new_case(stalking=stalking, domestic_abuse=domestic_abuse, **fields), NOW))
 
 
 def case_in(state: CaseState | str, *, stalking: bool = True, domestic_abuse: bool = False,

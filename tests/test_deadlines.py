@@ -110,7 +110,7 @@ async def test_timer_rule_opens_reminds_escalates_and_closes(
     await case.sleep_past(deadline.due_at)
     snapshot = await case.case()
     assert snapshot.deadline_marks[deadline.deadline_id].escalated_at is not None
-    escalations = [h for h in snapshot.history if h.action == "escalate_deadline"
+    escalations = [h for h in await case.history() if h.action == "escalate_deadline"
                    and rule in h.rules]
     assert escalations, "the escalation is recorded in the history"
     notified = {r.audience for r in case.outbox(deadline.deadline_id)

@@ -573,14 +573,13 @@ def referral_request(**kwargs: Any) -> ActionRequest:
 
 def test_apply_increments_the_version_by_one() -> None:
     case = assessed()
-    assert apply(case, referral_request(), LATER).version == case.version + 1
+    assert apply(case, referral_request(), LATER).case.version == case.version + 1
 
 
 def test_apply_records_actor_time_action_states_and_reasons_in_history() -> None:
     case = assessed()
-    after = apply(case, referral_request(request_reasons="File complete."), LATER)
-    entry = after.history[-1]
-    assert len(after.history) == len(case.history) + 1
+    applied = apply(case, referral_request(request_reasons="File complete."), LATER)
+    after, entry = applied.case, applied.entry
     assert (entry.version, entry.at, entry.actor, entry.action) == (
         after.version, LATER, OFFICER, "refer_to_cps")
     assert (entry.state_before, entry.state_after) == (S.INVESTIGATION, S.REFERRAL)
@@ -592,17 +591,17 @@ def test_apply_records_the_action_reasons_when_the_request_gives_none() -> None:
     after = apply(case_in(S.CHARGING),
                   request(PROSECUTOR, "make_charging_decision", reasons="Full Code Test met."),
                   LATER)
-    assert after.history[-1].reasons == "Full Code Test met."
+    assert after.entry.reasons == "Full Code Test met."
 
 
 def test_apply_moves_state_since_when_the_state_changes() -> None:
-    after = apply(assessed(), referral_request(), LATER)
+    after = apply(assessed(), referral_request(), LATER).case
     assert (after.state, after.state_since) == (S.REFERRAL, LATER)
 
 
 def test_apply_keeps_state_since_when_the_state_stays() -> None:
     case = case_in(S.INVESTIGATION)
-    after = apply(case, request(OFFICER, "record_new_incident"), LATER)
+    after = apply(case, request(OFFICER, "record_new_incident"), LATER).case
     assert (after.state, after.state_since) == (S.INVESTIGATION, case.state_since)
 
 

@@ -94,7 +94,8 @@ async def test_p3_8_same_suspect_linked_on_creation_with_p4_6_history(api, auth)
     assert "orders made: 1" in match["history"]  # P4.6: previous orders for bad character
     case = (await api.get(f"/cases/{second}", headers=auth("prosecutor", area="linkarea"))).json()
     assert case["repeat_perpetrator"] is True
-    entry = next(h for h in case["history"] if h["action"] == "link_cases")
+    history = await api.get(f"/cases/{second}/history", headers=auth("prosecutor", area="linkarea"))
+    entry = next(h for h in history.json() if h["action"] == "link_cases")
     assert entry["rules"] == ["P3.8", "P4.6"]
 
 

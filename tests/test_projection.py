@@ -49,7 +49,7 @@ async def _start(client: Client, task_queue: str, backstop: float) -> WorkflowHa
 async def _act(handle: WorkflowHandle, kind: str, **fields: Any) -> int:
     request = ActionRequest(request_id=str(uuid.uuid4()), actor=OFFICER,
                             action={"kind": kind, **{**ACTION_EXAMPLES[kind], **fields}})
-    return (await handle.execute_update(CaseWorkflow.act, request)).case.version
+    return (await handle.execute_update(CaseWorkflow.act, request)).version
 
 
 async def _events_since(handle: WorkflowHandle, after: int) -> list[Any]:
@@ -163,23 +163,28 @@ async def test_the_api_writes_the_read_model_from_the_answer(
 def test_a_failing_write_from_the_answer_is_left_to_the_backstop(caplog: Any) -> None:
     from sqlmodel import create_engine
 
-    from api.projection import project_answer
-    from models.case import CaseFile
+    from models.actions import ActionResult
+    from models.case import CaseFacts, HistoryEntry
+    from readmodel.projection import project_answer
 
     unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
                                 connect_args={"connect_timeout": 1})
-    case = CaseFile.model_validate({
-        "reference": "UNREACHABLE-1", "police_area": "north", "cps_area": "north",
-        "stalking": True, "domestic_abuse": False, "version": 3,
-        "opened_at": datetime.now(UTC), "state_since": datetime.now(UTC),
-        "complainants": [{"complainant_id": "C1", "name": "Secret Name"}]})
-    project_answer(unreachable, case)  # logs and returns: the caller's answer stands
+    entry = HistoryEntry(version=3, at=datetime.now(UTC), actor=OFFICER, action="record_vps",
+                         summary="VPS recorded for C1", reasons="Secret Name asked for it",
+                         state_before="investigation", state_after="investigation")
+    facts = CaseFacts(reference="UNREACHABLE-1", police_area="north", cps_area="north",
+                      state="investigation", stalking=True, domestic_abuse=False, version=3,
+                      opened_at=datetime.now(UTC), state_since=datetime.now(UTC),
+                      complainants=1, charges=[], linked_cases=[])
+    result = ActionResult(version=3, state="investigation", facts=facts, entry=entry)
+    project_answer(unreachable, "UNREACHABLE-1", entry, result)  # logs; the answer stands
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "backstop" in logged and "Secret Name" not in logged
 
 
 def _versions(count: int) -> list[Any]:
-    """Successive versions of one case file, as the workflow would produce them."""
+    """Successive versions of one case file (with the entry that made each), as the workflow
+    would produce them."""
     from workflows import lifecycle
 
     now = datetime.now(UTC)
@@ -189,7 +194,7 @@ def _versions(count: int) -> list[Any]:
         request = ActionRequest(request_id=f"r{n}", actor=OFFICER, action={
             "kind": "record_evidence_item", **ACTION_EXAMPLES["record_evidence_item"],
             "item": f"exhibit {n}"})
-        versions.append(lifecycle.apply(versions[-1], request, now))
+        versions.append(lifecycle.apply(versions[-1].case, request, now))
     return versions
 
 
@@ -201,9 +206,9 @@ def test_an_older_version_read_first_never_lands_last(engine: Any) -> None:
 
     from sqlalchemy import event
 
-    from activities.projection import write_case
+    from readmodel.projection import write_case
 
-    base, older, newer = _versions(3)
+    base, older, newer = (applied.case for applied in _versions(3))
     with Session(engine) as session:
         write_case(session, base)
         session.commit()
@@ -247,19 +252,23 @@ def test_projection_is_idempotent_and_never_goes_backwards(engine) -> None:
     from sqlmodel import Session, select
 
     from activities.projection import ReadModelActivities
+    from models.actions import ProjectionInput
     from models.tables import CaseRow, HistoryRow
     from tests.factories import case_in
+    from tests.factories import history as entries_of
 
     newer = case_in("charging")
     older = case_in("referral")
-    older = older.model_copy(update={"reference": newer.reference})
+    newer_entries, older_entries = entries_of(newer), entries_of(older)
     reference = f"PROJ-{newer.version}-{id(newer) % 10000}"
     newer = newer.model_copy(update={"reference": reference})
     older = older.model_copy(update={"reference": reference})
     activity = ReadModelActivities(engine)
-    activity.project_case(newer)
-    activity.project_case(newer)  # a retried activity
-    activity.project_case(older)  # a late, out-of-order one
+    activity.project_case(ProjectionInput(reference=reference, entries=newer_entries, case=newer))
+    activity.project_case(ProjectionInput(reference=reference, entries=newer_entries,
+                                          case=newer))  # a retried activity
+    activity.project_case(ProjectionInput(reference=reference, entries=older_entries,
+                                          case=older))  # a late, out-of-order one
     with Session(engine) as session:
         row = session.get(CaseRow, reference)
         history = session.exec(select(HistoryRow).where(HistoryRow.reference == reference)).all()
@@ -271,34 +280,38 @@ def test_the_suspect_index_follows_added_suspects_and_older_versions_change_noth
         engine: Any) -> None:
     from sqlmodel import select
 
-    from activities.projection import write_case
     from models.tables import SuspectRow
+    from readmodel.projection import write_case
     from workflows import lifecycle
 
-    first = _versions(2)[-1]
+    opened, first_applied = _versions(2)
+    first = first_applied.case
     added = lifecycle.apply(first, ActionRequest(
         request_id="add", actor=OFFICER, action={
             "kind": "add_suspect", "suspect": {"suspect_id": "S2", "name": "Second Suspect"}}),
         datetime.now(UTC))
-    later = lifecycle.apply(added, ActionRequest(
+    later = lifecycle.apply(added.case, ActionRequest(
         request_id="later", actor=OFFICER, action={
             "kind": "record_evidence_item", **ACTION_EXAMPLES["record_evidence_item"]}),
         datetime.now(UTC))
+    entries = {id(first): [opened.entry, first_applied.entry], id(added.case): [added.entry],
+               id(later.case): [later.entry]}
 
     def suspects() -> set[str]:
         with Session(engine) as session:
             return set(session.exec(select(SuspectRow.suspect_id)
                                     .where(SuspectRow.reference == first.reference)))
 
-    for case, expected in ((first, {"S1"}), (added, {"S1", "S2"}), (later, {"S1", "S2"}),
+    for case, expected in ((first, {"S1"}), (added.case, {"S1", "S2"}),
+                           (later.case, {"S1", "S2"}),
                            (first, {"S1", "S2"})):  # the last: an older snapshot, late
         with Session(engine) as session:
-            write_case(session, case)
+            write_case(session, case, entries[id(case)])
             session.commit()
         assert suspects() == expected
     row = _row(engine, first.reference)
-    assert row is not None and row.version == later.version
+    assert row is not None and row.version == later.case.version
     with Session(engine) as session:
         versions = set(session.exec(select(HistoryRow.version)
                                     .where(HistoryRow.reference == first.reference)))
-    assert versions == set(range(1, later.version + 1))
+    assert versions == set(range(1, later.case.version + 1))

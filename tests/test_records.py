@@ -4,12 +4,12 @@ and the pure derivation of the deadlines some of them open or meet."""
 from datetime import timedelta
 
 from models.enums import CaseState
-from tests.factories import NOW, OFFICER, PROSECUTOR, WITNESS_CARE, act, case_in, opened
+from tests.factories import NOW, OFFICER, PROSECUTOR, WITNESS_CARE, act, case_in, history, opened
 from workflows.deadlines import open_deadlines
 
 
 def _last(case):
-    return case.history[-1]
+    return history(case)[-1]
 
 
 def test_p3_1_evidence_checklist_item_marked_done_with_note() -> None:
@@ -54,7 +54,7 @@ def test_p9_3_form_and_mg5_notice_recorded_on_the_application() -> None:
     application = case.order_application
     assert application is not None and application.form.value in ("MG3", "MG6")
     assert application.mg5_served is True
-    entry = next(h for h in case.history if h.action == "apply_restraining_order")
+    entry = next(h for h in history(case) if h.action == "apply_restraining_order")
     assert "P9.3" in entry.rules
 
 

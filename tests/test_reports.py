@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from activities.projection import write_case
 from models.case import CaseFile
 from models.deadlines import DeadlineMarks
+from readmodel.projection import write_case
 from tests import factories as f
-from workflows import lifecycle
 from workflows.deadlines import open_deadlines
 
 pytestmark = pytest.mark.asyncio
@@ -37,7 +36,7 @@ class Seed:
     def __init__(self, name: str, opened: str, area: str = AREA, stalking: bool = True) -> None:
         self.reference = f"{name}-{uuid.uuid4().hex[:6].upper()}"
         self.area = area
-        self.case: CaseFile = lifecycle.open_case(f.new_case(
+        self.case: CaseFile = f.open_at(f.new_case(
             reference=self.reference, police_area=area, cps_area=area, stalking=stalking),
             at(opened))
 
@@ -121,7 +120,7 @@ def seeded(engine) -> list[Seed]:
     cases = seed()
     with Session(engine) as session:
         for s in cases:
-            write_case(session, s.case)
+            write_case(session, s.case, f.history(s.case))
         session.commit()
     return cases
 

@@ -6,6 +6,7 @@ the same Idempotency-Key is applied once.
 """
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,7 +59,8 @@ async def test_one_case_through_two_apis_and_two_workers_is_applied_one_at_a_tim
     versions = [h.version for h in case.history]
     by_key = {o.key: o.version for o in outcomes[:DISTINCT]}
     duplicate_versions_match = sum(by_key[o.key] == o.version for o in outcomes[DISTINCT:])
-    descriptions = Counter(i.description for i in case.incidents)
+    # The file keeps the latest incidents; the history holds what each one recorded.
+    descriptions = Counter(json.loads(h.detail or "{}")["description"] for h in incident_actions)
     per_api = [metric_value(await _scrape(api.url), "cases_api_requests_total",
                             route="/cases/{reference}/actions") for api in apis]
     per_worker = [metric_value(await w.metrics(), "cases_projections_total") for w in workers]

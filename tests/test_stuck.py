@@ -20,19 +20,19 @@ from temporalio.client import Client, ScheduleIntervalSpec
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.worker import Worker
 
-from activities.projection import write_case
 from activities.sweeper import Sweeper, ensure_sweep_schedule
 from api.main import create_app
 from models.case import CaseFile
 from models.deadlines import DeadlineMarks
 from models.monitoring import AlertRow, DeadlineRow
+from readmodel.projection import write_case
 from tests import factories as f
 from tests.broken_workflow import BrokenCaseWorkflow
 from tests.conftest import eventually
 from tests.isolated_skipping import isolated_skipping
 from tests.timer_steps import TimedCase
 from worker import build_worker
-from workflows import lifecycle, search
+from workflows import search
 from workflows.deadlines import open_deadlines
 
 pytestmark = pytest.mark.asyncio
@@ -46,7 +46,7 @@ def days_ago(n: float) -> datetime:
 
 
 def opened(reference: str, at: datetime, area: str = AREA, cps_area: str | None = None) -> CaseFile:
-    return lifecycle.open_case(f.new_case(reference=reference, police_area=area,
+    return f.open_at(f.new_case(reference=reference, police_area=area,
                                           cps_area=cps_area or area), at)
 
 
@@ -69,7 +69,7 @@ def with_marks(case: CaseFile, kind: str, **marks: Any) -> CaseFile:
 
 def project(engine: Any, case: CaseFile) -> None:
     with Session(engine) as session:
-        write_case(session, case)
+        write_case(session, case, f.history(case))
         session.commit()
 
 
@@ -207,7 +207,7 @@ async def test_sort_by_due_puts_the_most_overdue_first(managers, auth, engine):
 
 async def test_only_the_users_area_and_cps_area_cases_show(managers, auth, engine):
     reference = ref()
-    project(engine, lifecycle.open_case(f.new_case(reference=reference, police_area="stk-police",
+    project(engine, f.open_at(f.new_case(reference=reference, police_area="stk-police",
                                                    cps_area="stk-cps"), days_ago(70)))
     assert item(await stuck(managers, auth, "stk-police"), reference) is not None
     assert item(await stuck(managers, auth, "stk-cps", role="prosecutor"), reference) is not None

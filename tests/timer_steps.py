@@ -12,10 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.examples import ACTION_EXAMPLES
 from models.actions import ActionRequest, CaseWorkflowInput, NewCase
-from models.case import Actor, CaseFile
+from models.case import Actor, CaseFile, HistoryEntry
 from models.deadlines import Deadline
 from models.enums import Role
 from models.tables import CaseRow, OutboxRow
+from tests.history import case_history
 from workflows.case import CaseWorkflow, case_workflow_id
 
 Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the example
@@ -74,8 +75,8 @@ class TimedCase:
             request_id=str(uuid.uuid4()), actor=Actor(user_id=f"{role}-1", role=Role(role),
                                                       area="north"),
             action={"kind": kind, **{**ACTION_EXAMPLES[kind], **fields}})
-        result = await self.handle.execute_update(CaseWorkflow.act, request)
-        return result.case
+        await self.handle.execute_update(CaseWorkflow.act, request)
+        return await self.case()
 
     async def steps(self, steps: list[Step]) -> None:
         for role, kind, fields in steps:
@@ -83,6 +84,9 @@ class TimedCase:
 
     async def case(self) -> CaseFile:
         return await self.handle.query(CaseWorkflow.snapshot)
+
+    async def history(self) -> list[HistoryEntry]:
+        return await case_history(self.env.client, self.engine, self.reference)
 
     async def deadline(self, kind: str) -> Deadline | None:
         return next((d for d in (await self.case()).deadlines if d.kind == kind), None)

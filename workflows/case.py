@@ -2,16 +2,22 @@
 
 Handler actions arrive as the `act` Update. Its validator runs the lifecycle guards, so a
 refused action is rejected before anything is written to history. Accepted actions change
-the case file at once and answer from it; everything slow happens afterwards in the main
-loop: projecting to the read model, starting linked cases, and the deadline timers
-(reminders before a deadline, escalation after it), so the caller never waits for them.
+the case file at once and answer with a small result (version, state, the new history entry,
+the deadlines it opened or met); everything slow happens afterwards in the main loop:
+projecting to the read model, starting linked cases, and the deadline timers (reminders
+before a deadline, escalation after it), so the caller never waits for them.
 
-The answer carries the whole case file, so the API writes the read model from it. The
-workflow's own projection is then the durable backstop: one timer, started by the first
-action not yet projected, after which the loop projects whatever has accumulated. An action
-therefore costs its Update and nothing more unless it moves the next deadline earlier, starts
-a linked case or needs a suspect search (cases started without a backstop period project after
-every action, as they always did).
+The state is bounded by what the guards and deadlines read, whatever the case has been
+through: the case file keeps the latest of each growing record (workflows/retention.py), and
+the history log lives in the read model. The workflow holds only the entries not yet
+confirmed there (`_unprojected`) and the latest request ids it applied (`_applied`), and
+carries both over at continue-as-new, which happens as soon as Temporal suggests it, even
+while actions keep arriving. A retried request id is answered with its first answer in any run.
+
+The API writes each entry to the read model from the answer; the workflow's own projection is
+the durable backstop: one timer, started by the first action not yet projected, after which
+the loop writes whatever the read model lacks. (Cases started without a backstop period
+project after every action, as they always did.)
 """
 
 import asyncio
@@ -29,9 +35,10 @@ with workflow.unsafe.imports_passed_through():
         CaseWorkflowInput,
         CloseCase,
         NewCase,
+        ProjectionInput,
         Refusal,
     )
-    from models.case import Actor, CaseFile, HistoryEntry, LinkedCase
+    from models.case import Actor, CaseFile, HistoryEntry, LinkedCase, case_facts
     from models.deadlines import Deadline, DeadlineMarks
     from models.enums import CaseState, Outcome, Role
     from models.linking import LinkQuery, SuspectMatch
@@ -42,6 +49,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.deadlines import open_deadlines
 
 REFUSAL_ERROR_TYPE = "ProtocolRefusal"
+# The read model has been unreachable so long that the entries waiting for it reached
+# UNPROJECTED_LIMIT: actions are refused as busy (503) until it is back, never dropped.
+BUSY_ERROR_TYPE = "ReadModelBehind"
+UNPROJECTED_LIMIT = 500
+# Entries waiting for the read model past this many are written at once, backstop or not.
+PROJECT_AT_ONCE = 100
+# One projection activity carries at most this much history text (payload size, not count).
+PROJECTION_CHUNK_CHARS = 64_000
+# Request ids remembered across runs; older ones are found in the read model by the API.
+APPLIED_MEMORY = 1000
+# Temporal accepts at most 2,000 distinct updates in one run: continue as new well before.
+UPDATES_PER_RUN = 1000
 PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1),
                                maximum_interval=timedelta(minutes=1))
 # A failing delivery retries with backoff inside the activity; after that the deadline shows
@@ -74,13 +93,23 @@ class CaseWorkflow:
         self._backstop_armed = False  # a backstop timer is running
         self._backstop_due = False  # it has fired: the loop projects
         self._armed_wake: datetime | None = None  # when the loop's own timer fires
+        self._bounded = start.bounded_runs
+        self._updates_this_run = 0
+        self._unprojected: list[HistoryEntry] = list(start.unprojected)
+        self._applied: dict[str, int] = dict(start.applied_requests)
         if start.carried_over is not None:
             self._case = start.carried_over
         else:
             assert start.new_case is not None
-            self._case = lifecycle.open_case(start.new_case, workflow.now())
+            opened = lifecycle.open_case(start.new_case, workflow.now())
+            self._case = opened.case
+            self._unprojected.append(opened.entry)
             if start.policy is not None:
                 self._case.policy = start.policy
+        if self._bounded and start.carried_over is not None:
+            # The run before projected everything but what it carried over.
+            self._projected_version = (self._unprojected[0].version - 1 if self._unprojected
+                                       else self._case.version)
         # P3.8 (AUTO): search for the same suspect on creation (and referral, charging review).
         self._link_search_due = start.carried_over is None
         self._link_search_retry_at: datetime | None = None
@@ -102,7 +131,9 @@ class CaseWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._idle():
                     return self.case
-            if self._history_too_long() and self._idle():
+            if self._history_too_long() and (self._bounded or self._idle()):
+                # Every handler has run to its end (they are synchronous), so nothing accepted
+                # is left behind; what is not yet projected travels on.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
             wake = self._armed_wake = self._next_wake()
@@ -114,17 +145,33 @@ class CaseWorkflow:
     # --- actions --------------------------------------------------------------------------
     @workflow.update(name="act")
     def act(self, request: ActionRequest) -> ActionResult:
+        self._updates_this_run += 1
+        if request.request_id in self._applied:
+            return self._first_answer(request.request_id)
         refusal = lifecycle.check(self.case, request, workflow.now())
         if refusal is not None:  # the state moved between validation and handling
             raise _refusal_error(refusal)
-        self._case = lifecycle.apply(self.case, request, workflow.now())
+        before = {d.deadline_id for d in self.case.deadlines}
+        applied = lifecycle.apply(self.case, request, workflow.now())
+        self._case = applied.case
+        self._record(applied.entry)
         self._after_action(request)
         self._refresh_deadlines()
         self._arm_projection_backstop()
-        return ActionResult(case=self.case, entry_version=self.case.version)
+        after = {d.deadline_id for d in self.case.deadlines}
+        # The caller sent the reasons and the action: the answer leaves them out.
+        return self._answer(applied.entry.model_copy(update={"reasons": None, "detail": None}),
+                            opened=[d for d in self.case.deadlines if d.deadline_id not in before],
+                            met=sorted(before - after))
 
     @act.validator
     def validate_act(self, request: ActionRequest) -> None:
+        if request.request_id in self._applied:
+            return  # a retry of an applied request: answered with its first answer
+        if self._bounded and len(self._unprojected) >= UNPROJECTED_LIMIT:
+            raise ApplicationError(
+                "The case's history is waiting for the read model; try again shortly.",
+                type=BUSY_ERROR_TYPE, non_retryable=True)
         refusal = lifecycle.check(self.case, request, workflow.now())
         if refusal is not None:
             raise _refusal_error(refusal)
@@ -132,6 +179,48 @@ class CaseWorkflow:
     @workflow.query(name="case")
     def snapshot(self) -> CaseFile:
         return self.case
+
+    @workflow.query(name="unprojected")
+    def unprojected(self) -> list[HistoryEntry]:
+        """History entries not yet confirmed in the read model (read-your-writes)."""
+        return self._unprojected
+
+    def _answer(self, entry: HistoryEntry | None, opened: list[Deadline] | None = None,
+                met: list[str] | None = None, repeated: bool = False) -> ActionResult:
+        case = self.case
+        return ActionResult(
+            version=entry.version if entry else case.version,
+            state=entry.state_after if entry else case.state, facts=case_facts(case),
+            entry=entry, deadlines_opened=opened or [], deadlines_met=met or [],
+            repeated=repeated)
+
+    def _first_answer(self, request_id: str) -> ActionResult:
+        version = self._applied[request_id]
+        entry = next((e for e in self._unprojected if e.version == version), None)
+        result = self._answer(entry, repeated=True)
+        # Projected already: the API reads the entry of that version from the read model.
+        return result if entry else result.model_copy(update={"version": version})
+
+    def _record(self, entry: HistoryEntry) -> None:
+        """Keep a new history entry until the read model has it, and its request id."""
+        self._unprojected.append(entry)
+        if entry.request_id is None:
+            return
+        self._applied[entry.request_id] = entry.version
+        # Forget the oldest ids only once projected: the API finds those in the read model.
+        while len(self._applied) > APPLIED_MEMORY:
+            oldest, version = next(iter(self._applied.items()))
+            if version > self._projected_version:
+                break
+            del self._applied[oldest]
+
+    def _record_system(self, action: str, summary: str, rules: list[str], now: datetime) -> None:
+        """An entry the service itself makes (links found, an escalation): a new version."""
+        case = self.case
+        case.version += 1
+        self._record(HistoryEntry(
+            version=case.version, at=now, actor=self._system_actor(), action=action,
+            summary=summary, state_before=case.state, state_after=case.state, rules=rules))
 
     def _after_action(self, request: ActionRequest) -> None:
         action = request.action
@@ -173,6 +262,9 @@ class CaseWorkflow:
         if self._backstop_seconds is None:
             return not self._idle()
         if self._pending_linked_cases or self._backstop_due:
+            return True
+        if self._bounded and (len(self._unprojected) >= PROJECT_AT_ONCE
+                              or self._history_too_long()):
             return True
         # Wake only when an action moved the next deadline earlier than the timer now set.
         wake = self._next_wake()
@@ -230,22 +322,59 @@ class CaseWorkflow:
         if not found and repeat == case.repeat_perpetrator:
             return
         case.repeat_perpetrator = repeat
-        case.version += 1
         other_areas = sum(1 for m in found if m.police_area != case.police_area)
-        case.history.append(HistoryEntry(
-            version=case.version, at=now, actor=self._system_actor(), action="link_cases",
-            summary=f"{len(found)} linked case(s) found for the suspect"
-                    f"{f', {other_areas} in other areas' if other_areas else ''}"
-                    f"{'; repeat perpetrator' if repeat else ''}",
-            state_before=case.state, state_after=case.state, rules=["P3.8", "P4.6"]))
+        self._record_system(
+            "link_cases", f"{len(found)} linked case(s) found for the suspect"
+                          f"{f', {other_areas} in other areas' if other_areas else ''}"
+                          f"{'; repeat perpetrator' if repeat else ''}", ["P3.8", "P4.6"], now)
 
     async def _project(self) -> None:
-        while self._projected_version < self.case.version or self._marks_changed():
+        # Bounded runs project what is there once per turn of the loop: under a stream of
+        # actions a loop until caught up would never reach continue-as-new.
+        passes = 1 if self._bounded else None
+        while (self._projected_version < self.case.version or self._marks_changed()) \
+                and (passes is None or passes > 0):
+            passes = None if passes is None else passes - 1
             snapshot, marks = self.case, self._marks_key()
-            await workflow.execute_activity(
-                "project_case", snapshot, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=PROJECTION_RETRY)
+            entries = [e for e in self._unprojected if e.version <= snapshot.version]
+            if self._bounded:
+                await self._project_missing(snapshot, entries)
+            else:  # one activity per projection, as runs before bounded runs recorded it
+                await self._project_activity(ProjectionInput(
+                    reference=snapshot.reference, entries=entries, case=snapshot))
             self._projected_version, self._projected_marks = snapshot.version, marks
+            self._unprojected = [e for e in self._unprojected if e.version > snapshot.version]
+            if self._bounded:
+                self._forget_met_marks()
+
+    async def _project_missing(self, snapshot: CaseFile, entries: list[HistoryEntry]) -> None:
+        """Write the entries the read model lacks (the API wrote most), in chunks of bounded
+        size, then the case's facts."""
+        if entries:
+            missing = set(await workflow.execute_activity(
+                "history_versions_missing", ProjectionInput(
+                    reference=snapshot.reference,
+                    entries=[e.model_copy(update={"reasons": None, "detail": None})
+                             for e in entries]),
+                result_type=list[int], start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PROJECTION_RETRY))
+            entries = [e for e in entries if e.version in missing]
+        for chunk in _chunks(entries):
+            await self._project_activity(ProjectionInput(reference=snapshot.reference,
+                                                         entries=chunk))
+        await self._project_activity(ProjectionInput(reference=snapshot.reference, case=snapshot))
+
+    async def _project_activity(self, projection: ProjectionInput) -> None:
+        await workflow.execute_activity(
+            "project_case", projection, start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=PROJECTION_RETRY)
+
+    def _forget_met_marks(self) -> None:
+        """Met deadlines are in the read model now: their marks need not be kept."""
+        marks = self.case.deadline_marks
+        for deadline_id in [k for k, m in marks.items() if m.met_at is not None]:
+            del marks[deadline_id]
+        self._projected_marks = self._marks_key()
 
     def _marks_key(self) -> tuple[object, ...]:
         return tuple(sorted((k, m.reminded_at, m.escalated_at, m.met_at, m.failing)
@@ -260,7 +389,8 @@ class CaseWorkflow:
     def _history_too_long(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or \
-            info.get_current_history_length() > self._max_history_events
+            info.get_current_history_length() > self._max_history_events or \
+            (self._bounded and self._updates_this_run >= UPDATES_PER_RUN)
 
     # --- deadlines ------------------------------------------------------------------------
     def _refresh_deadlines(self) -> None:
@@ -285,9 +415,11 @@ class CaseWorkflow:
         case = self.case
         if case.state is CaseState.RESTRAINING_ORDER and case.orders \
                 and not case.orders_in_force(now.astimezone(LONDON).date()):
-            self._case = lifecycle.apply(case, ActionRequest(
+            applied = lifecycle.apply(case, ActionRequest(
                 request_id=f"order-expiry-{case.version}", actor=self._system_actor(),
                 action=CloseCase(outcome=Outcome.ORDER_EXPIRED)), now)
+            self._case = applied.case
+            self._record(applied.entry)
 
     def _next_wake(self) -> datetime | None:
         times: list[datetime] = []
@@ -389,13 +521,10 @@ class CaseWorkflow:
             subject=f"{self.case.reference}: {text}"[:300], body=text, deadline_id=d.deadline_id)
 
     def _record_escalation(self, d: Deadline, now: datetime) -> None:
-        case = self.case
-        case.version += 1
-        case.history.append(HistoryEntry(
-            version=case.version, at=now, actor=self._system_actor(), action="escalate_deadline",
-            summary=f"overdue, escalated to {', '.join(r.value for r in d.escalate_to)}: "
-                    f"{d.description}",
-            state_before=case.state, state_after=case.state, rules=[d.rule]))
+        self._record_system(
+            "escalate_deadline", f"overdue, escalated to "
+                                 f"{', '.join(r.value for r in d.escalate_to)}: {d.description}",
+            [d.rule], now)
 
     def _system_actor(self) -> Actor:
         return Actor(user_id="service", role=Role.SYSTEM, area=self.case.police_area)
@@ -404,9 +533,12 @@ class CaseWorkflow:
         # Met deadlines are in the history already; only live marks travel on.
         case = self.case.model_copy(deep=True)
         case.deadline_marks = {k: v for k, v in case.deadline_marks.items() if v.met_at is None}
+        # Every run after this one is bounded: a new run has no recorded history to keep to.
         return CaseWorkflowInput(carried_over=case, index_search_attributes=self._index,
                                  max_history_events=self._max_history_events,
-                                 projection_backstop_seconds=self._backstop_seconds)
+                                 projection_backstop_seconds=self._backstop_seconds,
+                                 bounded_runs=True, unprojected=self._unprojected,
+                                 applied_requests=self._applied)
 
     def _upsert_search_attributes(self) -> None:
         case = self.case
@@ -424,6 +556,20 @@ class CaseWorkflow:
             search.NEXT_DEADLINE.value_set(next_due) if next_due else search.NEXT_DEADLINE.value_unset(),
             search.OVERDUE.value_set(overdue),
         ])
+
+
+def _chunks(entries: list[HistoryEntry]) -> list[list[HistoryEntry]]:
+    """Entries in runs of at most PROJECTION_CHUNK_CHARS of text (at least one each)."""
+    chunks: list[list[HistoryEntry]] = []
+    size = 0
+    for entry in entries:
+        length = len(entry.summary) + len(entry.reasons or "") + len(entry.detail or "") + 300
+        if not chunks or size + length > PROJECTION_CHUNK_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += length
+    return chunks
 
 
 def _refusal_error(refusal: Refusal) -> ApplicationError:

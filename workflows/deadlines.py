@@ -120,8 +120,8 @@ def withdrawal_decision(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]
     if not case.withdrawals:
         return
     last = case.withdrawals[-1]
-    decided = case.proceed_decision is not None and any(
-        h.action == "record_proceed_decision" and h.at >= last.at for h in case.history)
+    decided = case.proceed_decision is not None and case.proceed_decision.at is not None \
+        and case.proceed_decision.at >= last.at
     if not decided:
         yield _deadline("withdrawal_decision", "P5.6",
                         "Decide whether to proceed without the complainant's evidence",
@@ -153,9 +153,7 @@ def contact_details(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
 
 def addendum_vps(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     """P6.8: an addendum VPS is offered after a guilty plea or conviction."""
-    convicted = next((h.at for h in case.history if h.action in
-                      ("enter_pleas", "record_verdict", "accept_lesser_plea")
-                      and case.verdict is Verdict.CONVICTED), None)
+    convicted = case.pleas_or_verdict_at if case.verdict is Verdict.CONVICTED else None
     if convicted is None:
         return
     for person in case.complainants:
@@ -186,7 +184,7 @@ def reverify_before_hearing(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadl
     if not any(c.order_views for c in case.complainants):
         return
     upcoming = [h for h in case.hearings if h.kind in ("trial", "sentence", "order", "plea")
-                and not any(e.action == "apply_restraining_order" for e in case.history)]
+                and case.order_application is None]
     for hearing in upcoming:
         window_start = hearing.on - timedelta(days=14)
         checked = case.details_reverified_at

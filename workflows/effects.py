@@ -287,7 +287,7 @@ def record_withdrawal(case: CaseFile, action: a.RecordWithdrawal, actor: Actor, 
 def record_proceed_decision(
     case: CaseFile, action: a.RecordProceedDecision, actor: Actor, now: datetime
 ) -> Change:
-    case.proceed_decision = Reasoned(decision=action.decision, reasons=action.reasons)
+    case.proceed_decision = Reasoned(decision=action.decision, reasons=action.reasons, at=now)
     return None, f"decision after withdrawal: {action.decision}"
 
 
@@ -345,7 +345,13 @@ def record_complainant_plea_views(
     return None, "complainant's views on the plea taken"
 
 
+def _pleas_or_verdict(case: CaseFile, now: datetime) -> None:
+    if case.pleas_or_verdict_at is None:
+        case.pleas_or_verdict_at = now
+
+
 def accept_lesser_plea(case: CaseFile, action: a.AcceptLesserPlea, actor: Actor, now: datetime) -> Change:
+    _pleas_or_verdict(case, now)
     case.charges = most_serious_first(action.charges)
     case.lesser_plea_accepted = Reasoned(
         decision="plea to " + ", ".join(OFFENCES[o].title for o in case.charges),
@@ -356,6 +362,7 @@ def accept_lesser_plea(case: CaseFile, action: a.AcceptLesserPlea, actor: Actor,
 
 
 def enter_pleas(case: CaseFile, action: a.EnterPleas, actor: Actor, now: datetime) -> Change:
+    _pleas_or_verdict(case, now)
     if action.guilty:
         case.verdict = Verdict.CONVICTED
         return None, "guilty pleas entered"
@@ -368,6 +375,7 @@ def record_advocate_introduction(case: CaseFile, action: Any, actor: Actor, now:
 
 
 def record_verdict(case: CaseFile, action: a.RecordVerdict, actor: Actor, now: datetime) -> Change:
+    _pleas_or_verdict(case, now)
     case.verdict = action.verdict
     return None, f"verdict: {action.verdict}"
 
@@ -406,8 +414,11 @@ def apply_restraining_order(
 def _new_order(
     case: CaseFile, spec: a.NewOrder, now: datetime, replaces: str | None = None
 ) -> RestrainingOrder:
+    # Numbered by every order the case has made: the file keeps only the latest ended ones.
+    number = max(case.recorded.get("orders_made", 0), len(case.orders)) + 1
+    case.recorded["orders_made"] = number
     return RestrainingOrder(
-        order_id=f"{case.reference}-RO{len(case.orders) + 1}",
+        order_id=f"{case.reference}-RO{number}",
         protected_person_id=spec.protected_person_id,
         conditions=spec.conditions,
         made_on=spec.made_on,

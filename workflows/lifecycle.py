@@ -18,6 +18,7 @@ from models.enums import CPS_ROLES, POLICE_ROLES, CaseState, Role
 from workflows import guards as g
 from workflows.effects import EFFECTS
 from workflows.guards import Guard
+from workflows.retention import keep_bounded
 
 S = CaseState
 OPEN = frozenset(s for s in S if s is not S.CLOSED)
@@ -183,28 +184,55 @@ def check(case: CaseFile, request: a.ActionRequest, now: datetime) -> a.Refusal 
     return None
 
 
-def apply(case: CaseFile, request: a.ActionRequest, now: datetime) -> CaseFile:
-    """Return the case after the (already checked) action, with its history entry."""
+@dataclass(frozen=True)
+class Applied:
+    """An accepted action: the case after it, and its entry for the case's history."""
+
+    case: CaseFile
+    entry: HistoryEntry
+
+
+# Actions whose input is personal data held in the case file itself: their history entry says
+# what was done, never the details (names, addresses, contact details).
+PERSONAL_INPUT = frozenset({"add_complainant", "add_suspect", "record_contact_details",
+                            "record_address_change"})
+
+
+def apply(case: CaseFile, request: a.ActionRequest, now: datetime) -> Applied:
+    """The case after the (already checked) action, and the action's history entry."""
     after = deepcopy(case)
-    next_state, summary = EFFECTS[request.action.kind](after, request.action, request.actor, now)
+    kind = request.action.kind
+    next_state, summary = EFFECTS[kind](after, request.action, request.actor, now)
     before_state = case.state
     if next_state is not None and next_state is not before_state:
         after.state = next_state
         after.state_since = now
     after.version += 1
+    after.recorded[kind] = after.recorded.get(kind, 0) + 1
+    keep_bounded(after, now)
+    reasons, detail = recorded_text(request)
+    entry = HistoryEntry(
+        version=after.version, at=now, actor=request.actor, action=kind, summary=summary,
+        reasons=reasons, detail=detail, request_id=request.request_id,
+        state_before=before_state, state_after=after.state, rules=list(LIFECYCLE[kind].rules))
+    return Applied(after, entry)
+
+
+def recorded_text(request: a.ActionRequest) -> tuple[str | None, str | None]:
+    """The free text an action's history entry keeps: its reasons, and what it recorded.
+
+    The workflow's answer leaves both out (the caller sent them); the API puts them back with
+    this same function, so the entry it writes is the one the workflow made.
+    """
+    kind = request.action.kind
     reasons = request.reasons or getattr(request.action, "reasons", None)
-    after.history.append(HistoryEntry(
-        version=after.version, at=now, actor=request.actor, action=request.action.kind,
-        summary=summary, reasons=reasons if isinstance(reasons, str) else None,
-        state_before=before_state, state_after=after.state,
-        rules=list(LIFECYCLE[request.action.kind].rules)))
-    return after
+    detail = None if kind in PERSONAL_INPUT else request.action.model_dump_json(exclude={"kind"})
+    return (reasons if isinstance(reasons, str) else None), detail
 
 
-def open_case(new_case: a.NewCase, now: datetime) -> CaseFile:
-    """The case file as it stands the moment a case is created."""
+def open_case(new_case: a.NewCase, now: datetime) -> Applied:
+    """The case file as it stands the moment a case is created, and its first entry."""
     from models.case import CandidateOffence
-    from models.case import HistoryEntry as Entry
 
     case = CaseFile(
         reference=new_case.reference, police_area=new_case.police_area,
@@ -219,11 +247,11 @@ def open_case(new_case: a.NewCase, now: datetime) -> CaseFile:
         case.linked_cases.append(LinkedCase(reference=new_case.linked_from, relation="breach of",
                                             area=new_case.police_area))
     actor = new_case.opened_by or Actor(user_id="system", role=Role.ADMIN, area=new_case.police_area)
-    case.history.append(Entry(
+    entry = HistoryEntry(
         version=1, at=now, actor=actor, action="open_case",
         summary="case opened" + (f" (breach of {new_case.linked_from})" if new_case.linked_from else ""),
-        state_before=S.INVESTIGATION, state_after=S.INVESTIGATION))
-    return case
+        state_before=S.INVESTIGATION, state_after=S.INVESTIGATION)
+    return Applied(case, entry)
 
 
 def diagram() -> str:

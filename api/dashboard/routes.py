@@ -17,7 +17,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, or_, select
 
-from activities.deadline_projection import scrub_failure
 from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
@@ -30,6 +29,7 @@ from models.case import Actor
 from models.enums import CaseState, Role
 from models.monitoring import DeadlineRow
 from models.tables import CaseRow, HistoryRow
+from readmodel.monitoring import scrub_failure
 from workflows.calendar import LONDON
 
 HERE = Path(__file__).parent

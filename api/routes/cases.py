@@ -1,14 +1,20 @@
 """Cases: open, list, read, act on, and read the history of a case."""
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import or_
-from sqlmodel import col, func, select
-from temporalio.client import WorkflowUpdateFailedError
+from sqlalchemy import Engine, or_
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, func, select
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -17,14 +23,23 @@ from api import audit
 from api.auth import CurrentUser
 from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import from_rpc_error, from_update_failure, refusal_http
+from api.errors import (
+    from_action_rpc_error,
+    from_rpc_error,
+    from_update_failure,
+    refusal_http,
+    try_again,
+)
 from api.examples import openapi_examples
-from api.projection import project_answer
-from api.redaction import visible_case, visible_history
+from api.redaction import sees_contact_details, visible_case, visible_history
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
+from models.deadlines import Deadline
 from models.enums import POLICE_ROLES, CaseState
 from models.tables import CaseRow
+from readmodel.history import entry_by_request, entry_by_version, history_page, with_pending
+from readmodel.projection import project_answer
+from workflows import lifecycle
 from workflows.case import CaseWorkflow, case_workflow_id
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -39,9 +54,17 @@ class ActionBody(BaseModel):
 
 
 class ActionResponse(BaseModel):
+    """An accepted action: small, whatever the size of the case (GET the case for its facts)."""
+
+    request_id: str = Field(description="The id the action was applied under: the "
+                                        "Idempotency-Key sent, or the one the service chose.")
     version: int = Field(description="The case's version after the action.")
     state: CaseState
-    case: dict[str, Any]
+    entry: HistoryEntry | None = Field(description="The action's history entry.")
+    deadlines_opened: list[Deadline] = Field(default_factory=list)
+    deadlines_met: list[str] = Field(default_factory=list, description="Deadline ids met.")
+    repeated: bool = Field(default=False, description="The request id had been applied "
+                                                      "before: this is its first answer.")
 
 
 class CaseSummary(BaseModel):
@@ -83,7 +106,8 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
             CaseWorkflowInput(new_case=new_case,
                               index_search_attributes=settings.index_search_attributes,
                               policy=settings.deadline_policy(new_case.police_area),
-                              projection_backstop_seconds=settings.projection_backstop_seconds),
+                              projection_backstop_seconds=settings.projection_backstop_seconds,
+                              bounded_runs=True),
             id=case_workflow_id(new_case.reference), task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -121,46 +145,148 @@ def list_cases(
 
 @router.get("/{reference}", response_model=dict[str, Any])
 async def read_case(reference: str, actor: CurrentUser, client: TemporalDep) -> dict[str, Any]:
-    """The case as it stands now, from its workflow (always up to date)."""
+    """The case's facts as they stand now, from its workflow (always up to date). Its history
+    is at /history."""
     return visible_case(await read_case_file(client, reference, actor), actor)
 
 
 @router.get("/{reference}/history", response_model=list[HistoryEntry])
-async def read_history(reference: str, actor: CurrentUser,
-                       client: TemporalDep) -> list[HistoryEntry]:
-    """Every accepted action on the case: who, when, what and why."""
-    return visible_history(await read_case_file(client, reference, actor), actor)
+async def read_history(
+    reference: str, actor: CurrentUser, client: TemporalDep, http: Request, response: Response,
+    after: Annotated[int, Query(ge=0, le=2**31, description="Entries after this version.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[HistoryEntry]:
+    """The case's accepted actions, oldest first, a page at a time: who, when, what and why.
+
+    Read from the read model, with the entries the workflow has not yet seen confirmed there,
+    so an action just answered is always in it. The `X-Next-After` header gives the `after`
+    of the next page, when there is one.
+    """
+    case = await read_case_file(client, reference, actor)
+    handle = client.get_workflow_handle(case_workflow_id(reference))
+    try:
+        pending = await handle.query(CaseWorkflow.unprojected)
+    except RPCError as err:
+        raise from_rpc_error(err, reference) from err
+    stored = await asyncio.to_thread(_history_page, http.app.state.engine, reference, after,
+                                     limit + 1)
+    page, more = with_pending(stored, pending, after, limit)
+    if more:
+        response.headers["X-Next-After"] = str(page[-1].version)
+    return visible_history(page, case, actor)
 
 
-@router.post("/{reference}/actions", response_model=ActionResponse,
-             responses={409: {"description": "Refused by a protocol rule (detail.rule)."},
-                        403: {"description": "Not your case or not your role."},
-                        404: {"description": "No such case."}})
+def _history_page(engine: Engine, reference: str, after: int, limit: int) -> list[HistoryEntry]:
+    with Session(engine) as session:
+        return history_page(session, reference, after, limit)
+
+
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Refused by a protocol rule (detail.rule), or the case is closed."},
+    403: {"description": "Not your role."},
+    404: {"description": "No such case (or another area's)."},
+    503: {"description": "Try again: the same Idempotency-Key (detail.request_id) applies it "
+                         "once. Retry-After says when."},
+}
+
+
+@router.post("/{reference}/actions", response_model=ActionResponse, responses=_ACTION_ERRORS)
 async def act(
     reference: str, actor: CurrentUser, client: TemporalDep,
     body: Annotated[ActionBody, Body(openapi_examples=openapi_examples())], http: Request,
-    background: BackgroundTasks,
-    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    background: BackgroundTasks, response: Response,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=100)] = None,
 ) -> ActionResponse:
     """Take an action on a case. A refused action changes nothing and says which rule refused it.
 
-    Send an Idempotency-Key header to make a retried request safe: the same key is applied once.
+    Send an Idempotency-Key header to make a retried request safe: the same key is applied
+    once, in any run of the case, and a repeat is answered with the first answer (`repeated`).
+    Without one, the service chooses an id and returns it (`request_id`, and in every 503 body
+    and the `Idempotency-Key` header): send it as the Idempotency-Key of a retry.
     """
     audit.note(http, action=body.action.kind)
     request = ActionRequest(request_id=idempotency_key or str(uuid.uuid4()), actor=actor,
                             action=body.action, reasons=body.reasons)
-    handle = client.get_workflow_handle(case_workflow_id(reference))
+    response.headers["Idempotency-Key"] = request.request_id
+    engine = http.app.state.engine
+    if idempotency_key is not None:
+        first = await asyncio.to_thread(_applied_before, engine, reference, request.request_id)
+        if first is not None:
+            await read_case_file(client, reference, actor)  # the area check, as for any read
+            return await _as_seen_by(_action_response(request.request_id, first, None,
+                                                      repeated=True), client, reference, actor)
     try:
-        result = await handle.execute_update(CaseWorkflow.act, request, id=request.request_id)
+        result = await _update(client, reference, request)
     except WorkflowUpdateFailedError as err:
-        raise from_update_failure(err) from err
+        raise from_update_failure(err, request.request_id) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+        raise try_again(request.request_id, "The case did not answer in time") from err
     except RPCError as err:
-        raise from_rpc_error(err, reference) from err
-    # After the response is sent: the read model from the answer (the workflow backstops it).
-    background.add_task(project_answer, http.app.state.engine, result.case)
-    return _action_response(result, actor)
+        raise await from_action_rpc_error(err, client, reference, request.request_id) from err
+    if result.repeated:
+        entry = result.entry or await asyncio.to_thread(_entry_by_version, engine, reference,
+                                                        result.version)
+        answer = _action_response(request.request_id, entry, result, repeated=True)
+    else:
+        assert result.entry is not None
+        reasons, detail = lifecycle.recorded_text(request)
+        entry = result.entry.model_copy(update={"reasons": reasons, "detail": detail})
+        # After the response is sent: the read model from the answer (the workflow backstops).
+        background.add_task(project_answer, engine, reference, entry, result)
+        answer = _action_response(request.request_id, entry, result)
+    return await _as_seen_by(answer, client, reference, actor)
 
 
-def _action_response(result: ActionResult, actor: Actor) -> ActionResponse:
-    return ActionResponse(version=result.case.version, state=result.case.state,
-                          case=visible_case(result.case, actor))
+async def _as_seen_by(answer: ActionResponse, client: Client, reference: str,
+                      actor: Actor) -> ActionResponse:
+    """The entry's free text as the role may read it: a role that does not contact the
+    complainant never sees a contact detail, even one it typed itself."""
+    if answer.entry is None or sees_contact_details(actor):
+        return answer
+    case = await read_case_file(client, reference, actor)
+    [entry] = visible_history([answer.entry], case, actor)
+    return answer.model_copy(update={"entry": entry})
+
+
+# An update in flight when its run continues as new is aborted by the server; sent again with
+# the same id it reaches the new run, which applies it once (or answers its first answer).
+ABORTED_BY_CONTINUE_AS_NEW = "update was aborted"
+UPDATE_ATTEMPTS = 3
+
+
+async def _update(client: Client, reference: str, request: ActionRequest) -> ActionResult:
+    handle = client.get_workflow_handle(case_workflow_id(reference))
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        try:
+            return await handle.execute_update(CaseWorkflow.act, request, id=request.request_id)
+        except RPCError as err:
+            if ABORTED_BY_CONTINUE_AS_NEW not in str(err) or attempt == UPDATE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _applied_before(engine: Engine, reference: str, request_id: str) -> HistoryEntry | None:
+    """The entry a request id already made, if the read model holds it. When the database is
+    down this is not known here; the workflow still recognises its latest ids."""
+    try:
+        with Session(engine) as session:
+            return entry_by_request(session, reference, request_id)
+    except SQLAlchemyError:
+        return None
+
+
+def _entry_by_version(engine: Engine, reference: str, version: int) -> HistoryEntry | None:
+    with Session(engine) as session:
+        return entry_by_version(session, reference, version)
+
+
+def _action_response(request_id: str, entry: HistoryEntry | None, result: ActionResult | None,
+                     repeated: bool = False) -> ActionResponse:
+    version = entry.version if entry else (result.version if result else 0)
+    state = entry.state_after if entry else (result.state if result else CaseState.INVESTIGATION)
+    return ActionResponse(
+        request_id=request_id, version=version, state=state,
+        entry=entry,
+        deadlines_opened=result.deadlines_opened if result and not repeated else [],
+        deadlines_met=result.deadlines_met if result and not repeated else [],
+        repeated=repeated)

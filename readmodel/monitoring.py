@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 
 from sqlmodel import Session, select
 
-from models.case import CaseFile
+from models.case import CaseFile, HistoryEntry
 from models.enums import ChargingDecisionKind
 from models.monitoring import DeadlineRow, FactRow
 from workflows.calendar import at_local
@@ -74,7 +74,9 @@ def case_facts(case: CaseFile) -> list[FactRow]:
     offence charged, orders made, and how each prosecution ended."""
     ref = case.reference
     facts: list[FactRow] = []
-    for i, decision in enumerate(case.decisions):
+    # Numbered over the case's whole life: the file keeps only the latest decisions.
+    first = max(case.recorded.get("make_charging_decision", 0) - len(case.decisions), 0)
+    for i, decision in enumerate(case.decisions, start=first):
         facts.append(FactRow(reference=ref, fact_id=f"decision:{i}", kind="charging_decision",
                              at=utc(decision.at), detail=decision.kind.value))
         if decision.kind is ChargingDecisionKind.CHARGE:
@@ -85,26 +87,29 @@ def case_facts(case: CaseFile) -> list[FactRow]:
         facts.append(FactRow(reference=ref, fact_id=f"order:{order.order_id}", kind="order_made",
                              at=at_local(order.made_on, time(12)).astimezone(UTC),
                              detail="replacement" if order.replaces else "new"))
-    for entry in case.history:
-        outcome = _prosecution_outcome(case, entry.action, entry.summary)
-        if outcome is not None:
-            facts.append(FactRow(reference=ref, fact_id=f"outcome:{entry.version}",
-                                 kind="prosecution_outcome", at=utc(entry.at),
-                                 detail=outcome))
     return facts
 
 
-def _prosecution_outcome(case: CaseFile, action: str, summary: str) -> str | None:
+def _prosecution_outcome(entry: HistoryEntry) -> str | None:
     """How a prosecution ended, from the action that ended it (§4.1 'prosecutions')."""
-    if action == "enter_pleas" and summary.startswith("guilty"):
+    if entry.action == "enter_pleas" and entry.summary.startswith("guilty"):
         return "convicted"
-    if action == "accept_lesser_plea":
+    if entry.action == "accept_lesser_plea":
         return "convicted"
-    if action == "record_verdict" and case.verdict is not None:
-        return case.verdict.value
-    if action == "discontinue":
+    if entry.action == "record_verdict":
+        return entry.summary.removeprefix("verdict: ")
+    if entry.action == "discontinue":
         return "discontinued"
     return None
+
+
+def project_entry_facts(session: Session, reference: str, entries: list[HistoryEntry]) -> None:
+    """The report facts new history entries make (each written with its entry, once)."""
+    for entry in entries:
+        outcome = _prosecution_outcome(entry)
+        if outcome is not None:
+            session.merge(FactRow(reference=reference, fact_id=f"outcome:{entry.version}",
+                                  kind="prosecution_outcome", at=utc(entry.at), detail=outcome))
 
 
 def project_facts(session: Session, case: CaseFile) -> None:

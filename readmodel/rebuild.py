@@ -1,9 +1,12 @@
 """Rebuild the read model from the workflows: `cases-admin rebuild-read-model`.
 
-The workflows hold the truth; the read model is a projection of it. Each case's latest run is
-asked for its `case` snapshot (queries answer on closed workflows too, while a worker polls the
-task queue) and its rows are rewritten with the function the projection activity uses, so a
-rebuilt row is exactly what the live projection would have written.
+The workflows hold the truth of each case's facts; the read model projects them. Each case's
+latest run is asked for its `case` snapshot and the history entries it has not yet seen
+confirmed (queries answer on closed workflows too, while a worker polls the task queue), and
+its rows are rewritten with the functions the projection activity uses, so a rebuilt row is
+exactly what the live projection would have written. The history log itself lives only in the
+read model (workflows keep just what is not yet confirmed there): it is kept, never deleted,
+and the entries the workflow still holds are added to it.
 
 Only cases Temporal still holds are rebuilt: closed workflows past the namespace's retention
 period are gone from Temporal, and their rows are left as they are.
@@ -13,15 +16,15 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, col
+from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
-from activities.projection import write_case
 from core.db import lock_case
-from models.case import CaseFile
-from models.tables import CaseRow, HistoryRow
+from models.case import CaseFile, HistoryEntry
+from models.tables import CaseRow
+from readmodel.projection import write_case, write_entries
 from workflows.case import CaseWorkflow
 
 CASE_WORKFLOWS = "WorkflowType='CaseWorkflow'"
@@ -36,17 +39,18 @@ class RebuildReport:
     failed: dict[str, str] = field(default_factory=dict)  # workflow id -> why
 
 
-def replace_case(session: Session, case: CaseFile) -> bool:
-    """Replace the case's rows with this snapshot, unless the live projection is ahead of it."""
+def replace_case(session: Session, case: CaseFile, entries: list[HistoryEntry]) -> bool:
+    """Replace the case's row with this snapshot, unless the live projection is ahead of it;
+    add the history entries the read model lacks."""
     lock_case(session, case.reference)
     existing = session.get(CaseRow, case.reference)
     if existing is not None and existing.version > case.version:
+        write_entries(session, case.reference, entries)
         return False
-    session.exec(delete(HistoryRow).where(col(HistoryRow.reference) == case.reference))
     if existing is not None:
         session.delete(existing)
         session.flush()
-    write_case(session, case)
+    write_case(session, case, entries)
     return True
 
 
@@ -60,17 +64,18 @@ async def rebuild_read_model(client: Client, engine: Engine, query: str = CASE_W
         async with limit:
             try:
                 # No run id: the latest run, past any continue-as-new.
-                case = await client.get_workflow_handle(workflow_id).query(
-                    CaseWorkflow.snapshot, rpc_timeout=QUERY_TIMEOUT)
+                handle = client.get_workflow_handle(workflow_id)
+                case = await handle.query(CaseWorkflow.snapshot, rpc_timeout=QUERY_TIMEOUT)
+                entries = await handle.query(CaseWorkflow.unprojected, rpc_timeout=QUERY_TIMEOUT)
             except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as err:
                 report.failed[workflow_id] = str(err)
                 return
-            replaced = await asyncio.to_thread(write, case)
+            replaced = await asyncio.to_thread(write, case, entries)
             (report.rebuilt if replaced else report.ahead).append(case.reference)
 
-    def write(case: CaseFile) -> bool:
+    def write(case: CaseFile, entries: list[HistoryEntry]) -> bool:
         with Session(engine) as session:
-            replaced = replace_case(session, case)
+            replaced = replace_case(session, case, entries)
             session.commit()
         return replaced
 

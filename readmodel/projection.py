@@ -1,0 +1,117 @@
+"""Writing the read model: each history entry once, by case and version; the case's facts by
+version, never going backwards.
+
+Three writers share these functions: the API (from each action's answer, after answering),
+the projection activity (the workflow's durable backstop), and the rebuild command. So a row
+is the same whoever wrote it, and a second writer of the same version changes nothing.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from core.db import lock_case
+from models.actions import ActionResult
+from models.case import CaseFacts, CaseFile, HistoryEntry, case_facts
+from models.tables import CaseRow, HistoryRow
+from readmodel.monitoring import project_entry_facts, project_monitoring
+from readmodel.suspects import index_suspects, suspects_changed
+
+log = logging.getLogger("readmodel.projection")
+
+
+def case_row(facts: CaseFacts) -> CaseRow:
+    return CaseRow(
+        **facts.model_dump(exclude={"state", "outcome", "charges", "linked_cases"}),
+        state=facts.state.value, outcome=facts.outcome.value if facts.outcome else None,
+        updated_at=datetime.now(UTC), charges=",".join(o.value for o in facts.charges),
+        # The column holds 2,000 characters; the case file keeps every link.
+        linked_cases=",".join(facts.linked_cases)[:2000])
+
+
+def history_row(reference: str, entry: HistoryEntry) -> HistoryRow:
+    return HistoryRow(
+        reference=reference, version=entry.version, at=entry.at, action=entry.action,
+        actor_id=entry.actor.user_id, actor_role=entry.actor.role.value,
+        actor_area=entry.actor.area, state_before=entry.state_before.value,
+        state_after=entry.state_after.value, summary=entry.summary, reasons=entry.reasons,
+        detail=entry.detail, request_id=entry.request_id, rules=",".join(entry.rules)[:200])
+
+
+def write_entries(session: Session, reference: str, entries: list[HistoryEntry]) -> int:
+    """Insert the entries not stored yet (an entry, once written, never changes); returns how
+    many were new. The report facts an entry makes are written with it."""
+    if not entries:
+        return 0
+    lock_case(session, reference)  # the API and the workflow may both be writing it
+    versions = [e.version for e in entries]
+    stored = set(session.exec(select(HistoryRow.version).where(
+        col(HistoryRow.reference) == reference, col(HistoryRow.version).in_(versions))))
+    new = [e for e in entries if e.version not in stored]
+    for entry in new:
+        session.add(history_row(reference, entry))
+    project_entry_facts(session, reference, new)
+    return len(new)
+
+
+def missing_versions(session: Session, reference: str, versions: list[int]) -> list[int]:
+    """Which of these versions of the case's history the read model does not hold."""
+    stored = set(session.exec(select(HistoryRow.version).where(
+        col(HistoryRow.reference) == reference, col(HistoryRow.version).in_(versions))))
+    return [v for v in versions if v not in stored]
+
+
+def write_case(session: Session, case: CaseFile, entries: Sequence[HistoryEntry] = ()) -> None:
+    """Write this version of the case's facts unless a newer one is stored, with its entries,
+    its deadlines and its report facts.
+
+    A retried or out-of-order projection never goes backwards and never duplicates. The API
+    may have stored a newer version's state from an answer (record_answer); the facts of an
+    older snapshot then wait for the next projection, which the workflow always makes.
+    """
+    lock_case(session, case.reference)  # the API and the workflow may both be writing it
+    write_entries(session, case.reference, list(entries))
+    existing = session.get(CaseRow, case.reference)
+    if existing is not None and existing.version > case.version:
+        return  # an older snapshot
+    if existing is None or suspects_changed(session, case.reference, case.suspects):
+        index_suspects(session, case.reference, case.police_area, case.suspects)
+    write_row(session, existing, case_facts(case))
+    project_monitoring(session, case)  # deadlines and report facts for managers' views
+
+
+def write_row(session: Session, existing: CaseRow | None, facts: CaseFacts) -> None:
+    if existing is None:
+        session.add(case_row(facts))
+    else:
+        for key, value in case_row(facts).model_dump().items():
+            setattr(existing, key, value)
+
+
+def record_answer(session: Session, reference: str, entry: HistoryEntry,
+                  result: ActionResult) -> None:
+    """The API's write from an action's answer: the entry, and the case's row if newer (its
+    deadlines follow with the workflow's projection)."""
+    write_entries(session, reference, [entry])
+    row = session.get(CaseRow, reference)
+    if row is None or row.version < result.facts.version:
+        write_row(session, row, result.facts)
+
+
+def project_answer(engine: Engine, reference: str, entry: HistoryEntry,
+                   result: ActionResult) -> None:
+    """record_answer in its own transaction, after the caller has its answer. A failure is
+    logged and left to the workflow's backstop, which writes whatever the read model lacks."""
+    try:
+        with Session(engine) as session:
+            record_answer(session, reference, entry, result)
+            session.commit()
+    except SQLAlchemyError as err:
+        # The reference and version only: the driver's message can quote personal data.
+        log.warning("read model not written from the answer (%s); the workflow's backstop "
+                    "writes it", type(err).__name__,
+                    extra={"reference": reference, "version": entry.version})
