@@ -1,7 +1,7 @@
 """The protocol as a state machine, tested without Temporal: states, roles, every GUARD by
 its rule id (protocol-rules.md), the history that apply() records, and the transitions."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -25,6 +25,7 @@ from tests.factories import (
     request,
     standard_risk,
 )
+from workflows.calendar import london_today
 from workflows.lifecycle import LIFECYCLE, apply, check, diagram
 
 S = CaseState
@@ -694,6 +695,35 @@ def test_close_case_refused_while_an_order_is_in_force() -> None:
     assert_refused(attempt(case, PROSECUTOR, "close_case"), "LIFECYCLE", "in force")
     case = act(case, PROSECUTOR, "revoke_and_replace_order", replacements=[])
     assert attempt(case, PROSECUTOR, "close_case") is None
+
+
+# --- today is London's date ---------------------------------------------------------------
+# 23:30 UTC on 31 March 2027 is 00:30 on 1 April in London (BST since 28 March).
+LATE_ON_31_MARCH_UTC = datetime(2027, 3, 31, 23, 30, tzinfo=UTC)
+
+
+def test_today_is_londons_date_not_the_utc_date() -> None:
+    assert london_today(LATE_ON_31_MARCH_UTC) == date(2027, 4, 1)
+    assert london_today(datetime(2027, 1, 31, 23, 30, tzinfo=UTC)) == date(2027, 1, 31)  # GMT
+
+
+def order_ending_31_march() -> CaseFile:
+    order = {"protected_person_id": "C1", "conditions": ["no contact"],
+             "made_on": NOW.date().isoformat(), "expires_on": "2027-03-31"}
+    return act(case_in(S.RESTRAINING_ORDER), PROSECUTOR, "make_restraining_order",
+               orders=[order])
+
+
+def test_an_order_ending_31_march_is_over_at_2330_utc_that_day_in_summer_time() -> None:
+    """The guards count an order's last day in London: at 00:30 on 1 April (London) an order
+    that ended on 31 March no longer keeps the case open and cannot be breached."""
+    case = order_ending_31_march()
+    on_its_last_day = datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
+    assert_refused(attempt(case, PROSECUTOR, "close_case", at=on_its_last_day),
+                   "LIFECYCLE", "in force")
+    assert attempt(case, PROSECUTOR, "close_case", at=LATE_ON_31_MARCH_UTC) is None
+    assert_refused(attempt(case, OFFICER, "report_order_breach", at=LATE_ON_31_MARCH_UTC),
+                   "LIFECYCLE", "no longer in force")
 
 
 def test_diagram_contains_every_state() -> None:

@@ -39,7 +39,17 @@ def is_working_day(day: date) -> bool:
 
 
 def local_date(moment: datetime) -> date:
+    """The London calendar date of an instant."""
     return moment.astimezone(LONDON).date()
+
+
+def london_today(now: datetime) -> date:
+    """Today's date for the service: the date in London at `now`, whatever the UTC date.
+
+    The one place that decides it (guards, workflows, reports): 23:30 UTC on 31 March in
+    summer time is already 1 April.
+    """
+    return local_date(now)
 
 
 def add_working_days(day: date, n: int) -> date:

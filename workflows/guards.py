@@ -19,6 +19,7 @@ from models.enums import (
     RiskTool,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
+from workflows.calendar import london_today
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
 
@@ -397,7 +398,7 @@ def lifecycle_close_matches_facts(case: CaseFile, action: a.CloseCase, actor: Ac
     """A case closes with the outcome its facts support, and never while an order is in force."""
     from models.enums import Outcome  # local: keeps the guard self-explanatory
 
-    in_force = case.orders_in_force(now.date())
+    in_force = case.orders_in_force(london_today(now))
     if in_force:
         return a.Refusal(rule="LIFECYCLE", message=(
             f"{len(in_force)} restraining order(s) are in force: the case stays open until "
@@ -439,7 +440,7 @@ def lifecycle_known_order(case: CaseFile, action: Any, actor: Actor,
     order = next((o for o in case.orders if o.order_id == order_id), None)
     if order is None:
         return a.Refusal(rule="INPUT", message=f"The case has no restraining order '{order_id}'.")
-    if not order.in_force_on(now.date()):
+    if not order.in_force_on(london_today(now)):
         return a.Refusal(rule="LIFECYCLE", message=f"Order {order_id} is no longer in force.")
     return None
 
