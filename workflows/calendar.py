@@ -63,6 +63,13 @@ def add_working_days(day: date, n: int) -> date:
     return day
 
 
+def working_day_on_or_before(day: date) -> date:
+    """`day` if it is a working day, else the last working day before it."""
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
 def at_local(day: date, when: time = END_OF_WORKING_DAY) -> datetime:
     """A local wall-clock time on `day`, as an aware UTC datetime."""
     return datetime.combine(day, when, tzinfo=LONDON).astimezone(UTC)
