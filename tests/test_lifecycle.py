@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.errors import refusal_http
 from models.actions import ActionRequest, Refusal
 from models.case import Actor, CaseFile
 from models.enums import CaseState, DecidedBy, Outcome, Role, Verdict
@@ -283,6 +284,23 @@ def test_p4_7_further_investigation_needs_action_plan() -> None:
                    "P4.7", "action plan")
     assert attempt(case, PROSECUTOR, "make_charging_decision",
                    decision="further_investigation") is None
+
+
+@pytest.mark.parametrize(("due_on", "next_working_day"), [
+    ("2027-01-01", "Monday 4 January 2027 (2027-01-04)"),  # New Year's Day, a Friday
+    ("2026-12-19", "Monday 21 December 2026 (2026-12-21)"),  # a Saturday
+    ("2026-12-25", "Tuesday 29 December 2026 (2026-12-29)"),  # Christmas, then Boxing Day (Mon)
+])
+def test_p4_7_action_plan_date_on_a_non_working_day_is_refused_naming_the_next_working_day(
+        due_on: str, next_working_day: str) -> None:
+    case = case_in(S.CHARGING)
+    plan = [{"item_id": "AP1", "description": "Obtain phone download", "due_on": "2026-12-15"},
+            {"item_id": "AP2", "description": "Interview the neighbour", "due_on": due_on}]
+    refusal = attempt(case, PROSECUTOR, "make_charging_decision", action_plan=plan)
+    assert_refused(refusal, "INPUT", "AP2", due_on, "not a working day", next_working_day)
+    assert refusal is not None and refusal_http(refusal.rule, refusal.message).status_code == 422
+    plan[1]["due_on"] = next_working_day[-11:-1]
+    assert attempt(case, PROSECUTOR, "make_charging_decision", action_plan=plan) is None
 
 
 # --- P4.8 ---------------------------------------------------------------------------------

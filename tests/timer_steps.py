@@ -16,20 +16,24 @@ from models.case import Actor, CaseFile
 from models.deadlines import Deadline
 from models.enums import Role
 from models.tables import CaseRow, OutboxRow
+from workflows.calendar import is_working_day
 from workflows.case import CaseWorkflow, case_workflow_id
 
 Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the example
 
 
 class InDays:
-    """A date relative to the test server's clock, resolved when the step runs."""
+    """A date relative to the test server's clock, resolved when the step runs; with
+    working_day, the first working day from then (an action-plan date must be one)."""
 
-    def __init__(self, days: int, at: str | None = None) -> None:
-        self.days, self.at = days, at
+    def __init__(self, days: int, at: str | None = None, working_day: bool = False) -> None:
+        self.days, self.at, self.working_day = days, at, working_day
 
     def resolve(self, now: datetime) -> str:
-        day = (now + timedelta(days=self.days)).date().isoformat()
-        return f"{day}T{self.at}Z" if self.at else day
+        day = (now + timedelta(days=self.days)).date()
+        while self.working_day and not is_working_day(day):
+            day += timedelta(days=1)
+        return f"{day.isoformat()}T{self.at}Z" if self.at else day.isoformat()
 
 
 def _resolve(value: Any, now: datetime) -> Any:

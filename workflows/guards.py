@@ -5,8 +5,10 @@ in a sentence a case handler understands, what is missing. Guards never change t
 """
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from temporalio import workflow
 
 from models import actions as a
 from models.case import Actor, CaseFile
@@ -19,7 +21,7 @@ from models.enums import (
     RiskTool,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
-from workflows.calendar import london_today
+from workflows.calendar import add_working_days, is_working_day, london_today
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
 
@@ -38,6 +40,36 @@ def input_refers_to_known_people(case: CaseFile, action: Any, actor: Actor,
     cid = getattr(action, "complainant_id", None)
     if cid is not None and case.complainant(cid) is None:
         return a.Refusal(rule="INPUT", message=f"The case has no complainant '{cid}'.")
+    return None
+
+
+def _day(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y} ({day.isoformat()})"
+
+
+def _replaying_an_accepted_action() -> bool:
+    """True while a case workflow replays an action its history shows accepted.
+
+    The `act` handler runs the guards again on replay. A guard added after cases were
+    recorded skips itself then: the action passed every guard of its day, and refusing it now
+    would make the replay diverge. Update validators are live, never replayed: they still
+    refuse. Use only for a guard that reads nothing but the action itself.
+    """
+    return workflow.in_workflow() and workflow.unsafe.is_replaying_history_events()
+
+
+def input_action_plan_on_working_days(case: CaseFile, action: a.MakeChargingDecision,
+                                      actor: Actor, now: datetime) -> a.Refusal | None:
+    """INPUT: each action-plan item is agreed for a working day, as every deadline counted in
+    days falls on one (weekends and England and Wales bank holidays are not)."""
+    if _replaying_an_accepted_action():
+        return None
+    for item in action.action_plan:
+        if not is_working_day(item.due_on):
+            return a.Refusal(rule="INPUT", message=(
+                f"Action-plan item {item.item_id} is due on {_day(item.due_on)}, which is not a "
+                "working day (a weekend or an England and Wales bank holiday): agree a working "
+                f"day, such as the next one, {_day(add_working_days(item.due_on, 1))}."))
     return None
 
 
