@@ -204,6 +204,19 @@ def test_p4_2_stalking_case_charged_as_harassment_needs_reasons() -> None:
                    harassment_reasons="Fear of violence, no fixation evidenced.") is None
 
 
+def test_p4_2_not_p3_10_refuses_s4_in_a_stalking_case_with_nothing_recorded() -> None:
+    """§4.2: in a stalking case s.2A/s.4A is the starting point; P3.10 is for a case treated
+    as harassment, so a stalking case needs the reasons, not a 'stalking considered' record."""
+    case = case_in(S.CHARGING)
+    assert case.stalking and case.stalking_considered is None
+    for charges in ([Offence.HARASSMENT_FEAR_OF_VIOLENCE], [Offence.HARASSMENT]):
+        assert_refused(attempt(case, PROSECUTOR, "make_charging_decision", charges=charges),
+                       "P4.2", "s.2A or s.4A", "harassment_reasons")
+    assert attempt(case, PROSECUTOR, "make_charging_decision",
+                   charges=[Offence.HARASSMENT_FEAR_OF_VIOLENCE],
+                   harassment_reasons="Fear of violence, no fixation evidenced.") is None
+
+
 def test_p4_3_domestic_abuse_case_cannot_be_charged_by_police() -> None:
     case = assessed(domestic_abuse=True)
     assert_refused(attempt(case, OFFICER, "make_charging_decision"), "P4.3",

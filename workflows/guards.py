@@ -106,9 +106,11 @@ def p3_7_high_risk_multi_agency(case: CaseFile, action: a.MakeChargingDecision, 
 
 def p3_10_stalking_considered(case: CaseFile, action: a.MakeChargingDecision, actor: Actor,
                               now: datetime) -> a.Refusal | None:
-    """P3.10: a harassment-only charge needs a recorded 'stalking considered' decision."""
-    if (action.decision is ChargingDecisionKind.CHARGE and is_harassment_only(action.charges)
-            and case.stalking_considered is None):
+    """P3.10: in a case treated as harassment, a harassment-only charge needs a recorded
+    'stalking considered' decision. In a stalking case P4.2 governs it instead: s.2A/s.4A is
+    the starting point and charging s.2/s.4 needs reasons."""
+    if (not case.stalking and action.decision is ChargingDecisionKind.CHARGE
+            and is_harassment_only(action.charges) and case.stalking_considered is None):
         return a.Refusal(rule="P3.10", message=(
             "Before a harassment-only charge, record whether this is in fact stalking, "
             "with reasons (record_stalking_considered)."))
