@@ -11,7 +11,7 @@ from api.errors import refusal_http
 from models.actions import ActionRequest, Refusal
 from models.case import Actor, CaseFile
 from models.enums import CaseState, DecidedBy, Outcome, Role, Verdict
-from models.offences import Offence
+from models.offences import OFFENCES, Offence, most_serious_first
 from tests.factories import (
     HAPPY_PATH,
     MANAGER,
@@ -596,6 +596,32 @@ def test_g_2_charges_listed_most_serious_first() -> None:
                 Offence.MALICIOUS_COMMUNICATIONS, Offence.STALKING]  # 24, 6 months
     assert case.charges == expected
     assert case.decisions[-1].charges == expected
+
+
+def test_g_2_threats_to_kill_and_order_breaches_ranked_by_maximum_penalty() -> None:
+    threats = Offence.THREATS_TO_KILL
+    five_years = {Offence.BREACH_OF_NON_MOLESTATION_ORDER,
+                  Offence.BREACH_OF_STALKING_PROTECTION_ORDER, Offence.THREATENING_COMMUNICATIONS}
+    assert (OFFENCES[threats].statute, OFFENCES[threats].max_months) == (
+        "Offences Against the Person Act 1861 s.16", 120)
+    assert {(OFFENCES[o].statute, OFFENCES[o].max_months) for o in five_years} == {
+        ("Family Law Act 1996 s.42A", 60), ("Stalking Protection Act 2019 s.8", 60),
+        ("Online Safety Act 2023 s.181", 60)}
+    assert not any(OFFENCES[o].summary_only for o in {threats, *five_years})
+    given = [Offence.HARASSMENT, Offence.THREATENING_COMMUNICATIONS,
+             Offence.MALICIOUS_COMMUNICATIONS, Offence.BREACH_OF_NON_MOLESTATION_ORDER,
+             Offence.COMMON_ASSAULT, threats, Offence.BREACH_OF_STALKING_PROTECTION_ORDER]
+    ranked = most_serious_first(given)
+    assert ranked[0] is threats  # 10 years
+    assert set(ranked[1:4]) == five_years  # 5 years each
+    assert ranked[4] is Offence.MALICIOUS_COMMUNICATIONS  # 2 years
+    assert set(ranked[5:]) == {Offence.HARASSMENT, Offence.COMMON_ASSAULT}  # 6 months
+    months = [OFFENCES[o].max_months for o in ranked]
+    assert months == sorted(months, reverse=True)
+    case = act(case_in(S.CHARGING), PROSECUTOR, "make_charging_decision",
+               charges=[Offence.STALKING_FEAR_OR_DISTRESS, *given])
+    assert set(case.charges[:2]) == {threats, Offence.STALKING_FEAR_OR_DISTRESS}  # 10 years
+    assert case.charges[2:] == ranked[1:]
 
 
 # --- apply() ------------------------------------------------------------------------------
