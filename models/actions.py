@@ -5,9 +5,9 @@ malformed input (422) but an action the protocol refuses (409 naming the rule).
 """
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.case import (
     Actor,
@@ -459,6 +459,19 @@ class NewCase(BaseModel):
     offences: list[Offence] = Field(default_factory=list)
     linked_from: str | None = None
     opened_by: Actor | None = None
+
+    @model_validator(mode="after")
+    def _people_have_ids_of_their_own(self) -> Self:
+        """Actions name complainants and suspects by id, so no two share one."""
+        for field, ids in (("complainant_id", [c.complainant_id for c in self.complainants]),
+                           ("suspect_id", [s.suspect_id for s in self.suspects])):
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                who = field.removesuffix("_id")
+                raise ValueError(
+                    f"{field} {', '.join(repr(i) for i in repeated)} is given to more than one "
+                    f"{who}: each {who} needs an id of their own.")
+        return self
 
 
 class CaseWorkflowInput(BaseModel):

@@ -14,6 +14,12 @@ class DeadlinePolicy(BaseModel):
     complainant) is taken, and the comment says so.
     """
 
+    # Every deadline counted in days falls on a working day: one that would fall on a weekend or
+    # an England and Wales bank holiday is brought forward to the working day before. That is
+    # the protective reading, and the only safe one for limits that end on their date whatever
+    # the day (pre-charge bail, MCA 1980 s.127). Deadlines counted in hours stay on the clock.
+    # False keeps calendar days, as runs recorded before this rule computed them.
+    day_deadlines_on_working_days: bool = True
     # P3.7: "kept under constant review"; the protocol sets no interval. 28 days is the
     # service's default; a new incident, breach or change of circumstances makes it due at once.
     risk_review_days: int = 28

@@ -23,6 +23,10 @@ class Offence(StrEnum):
     PUBLIC_ORDER_S4A = "poa1986_s4a"
     MALICIOUS_COMMUNICATIONS = "mca1988_s1"
     CRIMINAL_DAMAGE = "cda1971_s1"
+    THREATS_TO_KILL = "oapa1861_s16"
+    BREACH_OF_NON_MOLESTATION_ORDER = "fla1996_s42a"
+    BREACH_OF_STALKING_PROTECTION_ORDER = "spa2019_s8"
+    THREATENING_COMMUNICATIONS = "osa2023_s181"
 
 
 class OffenceInfo(BaseModel, frozen=True):
@@ -78,6 +82,26 @@ OFFENCES: dict[Offence, OffenceInfo] = {
     Offence.CRIMINAL_DAMAGE: OffenceInfo(
         title="Criminal damage", statute="Criminal Damage Act 1971 s.1(1)",
         max_months=120, summary_only=False),
+    # Threats to kill: either way, 10 years on indictment (Offences Against the Person Act 1861
+    # s.16).
+    Offence.THREATS_TO_KILL: OffenceInfo(
+        title="Threats to kill", statute="Offences Against the Person Act 1861 s.16",
+        max_months=120, summary_only=False),
+    # Breach of a non-molestation order: either way, 5 years on indictment (Family Law Act 1996
+    # s.42A(5)).
+    Offence.BREACH_OF_NON_MOLESTATION_ORDER: OffenceInfo(
+        title="Breach of a non-molestation order", statute="Family Law Act 1996 s.42A",
+        max_months=60, summary_only=False),
+    # Breach of a stalking protection order (or an interim one): either way, 5 years on
+    # indictment (Stalking Protection Act 2019 s.8).
+    Offence.BREACH_OF_STALKING_PROTECTION_ORDER: OffenceInfo(
+        title="Breach of a stalking protection order",
+        statute="Stalking Protection Act 2019 s.8", max_months=60, summary_only=False),
+    # Threatening communications: either way, 5 years on indictment (Online Safety Act 2023
+    # s.181(5)).
+    Offence.THREATENING_COMMUNICATIONS: OffenceInfo(
+        title="Threatening communications", statute="Online Safety Act 2023 s.181",
+        max_months=60, summary_only=False),
 }
 
 

@@ -41,6 +41,7 @@ from models.case import Actor, CaseFile
 from models.enums import Role
 from models.tables import CaseRow, HistoryRow
 from worker import build_worker
+from workflows.calendar import is_working_day
 from workflows.case import CaseWorkflow, case_workflow_id
 from workflows.search import ALL_KEYS
 
@@ -52,10 +53,10 @@ TASK_QUEUE = "record-histories"
 
 class InDays:
     """A date relative to the server's clock when the step runs (the time-skipping clock
-    is not the wall clock)."""
+    is not the wall clock); with working_day, the first working day from then."""
 
-    def __init__(self, days: int) -> None:
-        self.days = days
+    def __init__(self, days: int, working_day: bool = False) -> None:
+        self.days, self.working_day = days, working_day
 
 
 Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the example
@@ -63,7 +64,10 @@ Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the exa
 
 def _resolve(value: Any, now: datetime) -> Any:
     if isinstance(value, InDays):
-        return (now + timedelta(days=value.days)).date().isoformat()
+        day = (now + timedelta(days=value.days)).date()
+        while value.working_day and not is_working_day(day):
+            day += timedelta(days=1)
+        return day.isoformat()
     if isinstance(value, dict):
         return {k: _resolve(v, now) for k, v in value.items()}
     if isinstance(value, list):
@@ -237,7 +241,7 @@ async def deadlines(env: WorkflowEnvironment, engine: Engine) -> list[WorkflowHa
     """P4.9 reminded, escalated, then met; a P4.7 action-plan item met before its reminder."""
     case = await Case.open(env, engine, "HIST-DEADLINES", index=False)
     await case.steps([*TO_CHARGING, (PROSECUTOR, "make_charging_decision", {"action_plan": [
-        {"item_id": "AP1", "description": "Phone download", "due_on": InDays(20)}]})])
+        {"item_id": "AP1", "description": "Phone download", "due_on": InDays(20, working_day=True)}]})])
     await case.steps([(OFFICER, "complete_action_item", {"item_id": "AP1"})])
     due = await case.deadline_due("tell_charging_decision")
     await case.sleep((due - await env.get_current_time()).days + 2)

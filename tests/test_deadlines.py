@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
+from api.errors import from_update_failure
 from models.enums import Role
 from tests.timer_steps import InDays, Step, TimedCase
 from worker import build_worker
@@ -45,7 +47,7 @@ TIMER_RULES: list[tuple[str, str, list[Step], list[Step]]] = [
        {**RISK, "assessment": {**RISK["assessment"], "assessed_on": _in_days(400)}})]),
     ("P4.7", "action_plan", [*TO_CHARGING, ("prosecutor", "make_charging_decision", {
         "action_plan": [{"item_id": "AP1", "description": "Phone download",
-                         "due_on": _in_days(10)}]})],
+                         "due_on": InDays(10, working_day=True)}]})],
      [("officer_in_case", "complete_action_item", {"item_id": "AP1"})]),
     ("P4.9", "tell_charging_decision", TO_PREPARATION,
      [("officer_in_case", "record_complainant_informed",
@@ -136,6 +138,20 @@ async def test_p4_9_deadline_met_in_time_is_never_escalated(
     snapshot = await case.case()
     assert snapshot.deadline_marks[deadline.deadline_id].escalated_at is None
     assert not case.outbox(deadline.deadline_id)
+
+
+async def test_p4_7_running_case_refuses_an_action_plan_date_on_a_bank_holiday(
+        skipping_env: Any, skipping_worker: str, engine: Any) -> None:
+    """The live update refuses it (422 through the API); replaying history never does."""
+    case = await TimedCase.start(skipping_env, skipping_worker, engine)
+    await case.steps(TO_CHARGING)
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await case.act("prosecutor", "make_charging_decision", action_plan=[
+            {"item_id": "AP1", "description": "Phone download", "due_on": "2027-01-01"}])
+    refusal = from_update_failure(failed.value, "test-request")
+    assert refusal.status_code == 422
+    assert "AP1" in str(refusal.detail) and "Monday 4 January 2027" in str(refusal.detail)
+    assert (await case.case()).state.value == "charging"
 
 
 async def test_p3_7_new_incident_makes_risk_review_due_next_working_day(

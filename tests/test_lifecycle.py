@@ -1,16 +1,17 @@
 """The protocol as a state machine, tested without Temporal: states, roles, every GUARD by
 its rule id (protocol-rules.md), the history that apply() records, and the transitions."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import pytest
 
+from api.errors import refusal_http
 from models.actions import ActionRequest, Refusal
 from models.case import Actor, CaseFile
 from models.enums import CaseState, DecidedBy, Outcome, Role, Verdict
-from models.offences import Offence
+from models.offences import OFFENCES, Offence, most_serious_first
 from tests.factories import (
     HAPPY_PATH,
     MANAGER,
@@ -25,6 +26,7 @@ from tests.factories import (
     request,
     standard_risk,
 )
+from workflows.calendar import london_today
 from workflows.lifecycle import LIFECYCLE, apply, check, diagram
 
 S = CaseState
@@ -202,6 +204,19 @@ def test_p4_2_stalking_case_charged_as_harassment_needs_reasons() -> None:
                    harassment_reasons="Fear of violence, no fixation evidenced.") is None
 
 
+def test_p4_2_not_p3_10_refuses_s4_in_a_stalking_case_with_nothing_recorded() -> None:
+    """§4.2: in a stalking case s.2A/s.4A is the starting point; P3.10 is for a case treated
+    as harassment, so a stalking case needs the reasons, not a 'stalking considered' record."""
+    case = case_in(S.CHARGING)
+    assert case.stalking and case.stalking_considered is None
+    for charges in ([Offence.HARASSMENT_FEAR_OF_VIOLENCE], [Offence.HARASSMENT]):
+        assert_refused(attempt(case, PROSECUTOR, "make_charging_decision", charges=charges),
+                       "P4.2", "s.2A or s.4A", "harassment_reasons")
+    assert attempt(case, PROSECUTOR, "make_charging_decision",
+                   charges=[Offence.HARASSMENT_FEAR_OF_VIOLENCE],
+                   harassment_reasons="Fear of violence, no fixation evidenced.") is None
+
+
 def test_p4_3_domestic_abuse_case_cannot_be_charged_by_police() -> None:
     case = assessed(domestic_abuse=True)
     assert_refused(attempt(case, OFFICER, "make_charging_decision"), "P4.3",
@@ -282,6 +297,23 @@ def test_p4_7_further_investigation_needs_action_plan() -> None:
                    "P4.7", "action plan")
     assert attempt(case, PROSECUTOR, "make_charging_decision",
                    decision="further_investigation") is None
+
+
+@pytest.mark.parametrize(("due_on", "next_working_day"), [
+    ("2027-01-01", "Monday 4 January 2027 (2027-01-04)"),  # New Year's Day, a Friday
+    ("2026-12-19", "Monday 21 December 2026 (2026-12-21)"),  # a Saturday
+    ("2026-12-25", "Tuesday 29 December 2026 (2026-12-29)"),  # Christmas, then Boxing Day (Mon)
+])
+def test_p4_7_action_plan_date_on_a_non_working_day_is_refused_naming_the_next_working_day(
+        due_on: str, next_working_day: str) -> None:
+    case = case_in(S.CHARGING)
+    plan = [{"item_id": "AP1", "description": "Obtain phone download", "due_on": "2026-12-15"},
+            {"item_id": "AP2", "description": "Interview the neighbour", "due_on": due_on}]
+    refusal = attempt(case, PROSECUTOR, "make_charging_decision", action_plan=plan)
+    assert_refused(refusal, "INPUT", "AP2", due_on, "not a working day", next_working_day)
+    assert refusal is not None and refusal_http(refusal.rule, refusal.message).status_code == 422
+    plan[1]["due_on"] = next_working_day[-11:-1]
+    assert attempt(case, PROSECUTOR, "make_charging_decision", action_plan=plan) is None
 
 
 # --- P4.8 ---------------------------------------------------------------------------------
@@ -566,6 +598,32 @@ def test_g_2_charges_listed_most_serious_first() -> None:
     assert case.decisions[-1].charges == expected
 
 
+def test_g_2_threats_to_kill_and_order_breaches_ranked_by_maximum_penalty() -> None:
+    threats = Offence.THREATS_TO_KILL
+    five_years = {Offence.BREACH_OF_NON_MOLESTATION_ORDER,
+                  Offence.BREACH_OF_STALKING_PROTECTION_ORDER, Offence.THREATENING_COMMUNICATIONS}
+    assert (OFFENCES[threats].statute, OFFENCES[threats].max_months) == (
+        "Offences Against the Person Act 1861 s.16", 120)
+    assert {(OFFENCES[o].statute, OFFENCES[o].max_months) for o in five_years} == {
+        ("Family Law Act 1996 s.42A", 60), ("Stalking Protection Act 2019 s.8", 60),
+        ("Online Safety Act 2023 s.181", 60)}
+    assert not any(OFFENCES[o].summary_only for o in {threats, *five_years})
+    given = [Offence.HARASSMENT, Offence.THREATENING_COMMUNICATIONS,
+             Offence.MALICIOUS_COMMUNICATIONS, Offence.BREACH_OF_NON_MOLESTATION_ORDER,
+             Offence.COMMON_ASSAULT, threats, Offence.BREACH_OF_STALKING_PROTECTION_ORDER]
+    ranked = most_serious_first(given)
+    assert ranked[0] is threats  # 10 years
+    assert set(ranked[1:4]) == five_years  # 5 years each
+    assert ranked[4] is Offence.MALICIOUS_COMMUNICATIONS  # 2 years
+    assert set(ranked[5:]) == {Offence.HARASSMENT, Offence.COMMON_ASSAULT}  # 6 months
+    months = [OFFENCES[o].max_months for o in ranked]
+    assert months == sorted(months, reverse=True)
+    case = act(case_in(S.CHARGING), PROSECUTOR, "make_charging_decision",
+               charges=[Offence.STALKING_FEAR_OR_DISTRESS, *given])
+    assert set(case.charges[:2]) == {threats, Offence.STALKING_FEAR_OR_DISTRESS}  # 10 years
+    assert case.charges[2:] == ranked[1:]
+
+
 # --- apply() ------------------------------------------------------------------------------
 def referral_request(**kwargs: Any) -> ActionRequest:
     return request(OFFICER, "refer_to_cps", **kwargs)
@@ -693,6 +751,35 @@ def test_close_case_refused_while_an_order_is_in_force() -> None:
     assert_refused(attempt(case, PROSECUTOR, "close_case"), "LIFECYCLE", "in force")
     case = act(case, PROSECUTOR, "revoke_and_replace_order", replacements=[])
     assert attempt(case, PROSECUTOR, "close_case") is None
+
+
+# --- today is London's date ---------------------------------------------------------------
+# 23:30 UTC on 31 March 2027 is 00:30 on 1 April in London (BST since 28 March).
+LATE_ON_31_MARCH_UTC = datetime(2027, 3, 31, 23, 30, tzinfo=UTC)
+
+
+def test_today_is_londons_date_not_the_utc_date() -> None:
+    assert london_today(LATE_ON_31_MARCH_UTC) == date(2027, 4, 1)
+    assert london_today(datetime(2027, 1, 31, 23, 30, tzinfo=UTC)) == date(2027, 1, 31)  # GMT
+
+
+def order_ending_31_march() -> CaseFile:
+    order = {"protected_person_id": "C1", "conditions": ["no contact"],
+             "made_on": NOW.date().isoformat(), "expires_on": "2027-03-31"}
+    return act(case_in(S.RESTRAINING_ORDER), PROSECUTOR, "make_restraining_order",
+               orders=[order])
+
+
+def test_an_order_ending_31_march_is_over_at_2330_utc_that_day_in_summer_time() -> None:
+    """The guards count an order's last day in London: at 00:30 on 1 April (London) an order
+    that ended on 31 March no longer keeps the case open and cannot be breached."""
+    case = order_ending_31_march()
+    on_its_last_day = datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
+    assert_refused(attempt(case, PROSECUTOR, "close_case", at=on_its_last_day),
+                   "LIFECYCLE", "in force")
+    assert attempt(case, PROSECUTOR, "close_case", at=LATE_ON_31_MARCH_UTC) is None
+    assert_refused(attempt(case, OFFICER, "report_order_breach", at=LATE_ON_31_MARCH_UTC),
+                   "LIFECYCLE", "no longer in force")
 
 
 def test_diagram_contains_every_state() -> None:

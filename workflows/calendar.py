@@ -39,7 +39,17 @@ def is_working_day(day: date) -> bool:
 
 
 def local_date(moment: datetime) -> date:
+    """The London calendar date of an instant."""
     return moment.astimezone(LONDON).date()
+
+
+def london_today(now: datetime) -> date:
+    """Today's date for the service: the date in London at `now`, whatever the UTC date.
+
+    The one place that decides it (guards, workflows, reports): 23:30 UTC on 31 March in
+    summer time is already 1 April.
+    """
+    return local_date(now)
 
 
 def add_working_days(day: date, n: int) -> date:
@@ -50,6 +60,13 @@ def add_working_days(day: date, n: int) -> date:
         day += timedelta(days=step)
         if is_working_day(day):
             remaining -= 1
+    return day
+
+
+def working_day_on_or_before(day: date) -> date:
+    """`day` if it is a working day, else the last working day before it."""
+    while not is_working_day(day):
+        day -= timedelta(days=1)
     return day
 
 

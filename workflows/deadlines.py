@@ -6,7 +6,7 @@ keeps timers for what this module says is open.
 """
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from models.case import CaseFile
 from models.deadlines import Deadline, DeadlinePolicy
@@ -18,6 +18,7 @@ from workflows.calendar import (
     add_working_days,
     at_local,
     local_date,
+    working_day_on_or_before,
     working_days_after,
 )
 
@@ -37,6 +38,11 @@ def _deadline(kind: str, rule: str, description: str, due_at: datetime, policy: 
         owner_role=owner_role, escalate_to=escalate_to or ESCALATE)
 
 
+def _working_day(day: date, p: DeadlinePolicy) -> date:
+    """A day-counted deadline's day: brought forward to a working day (DeadlinePolicy)."""
+    return working_day_on_or_before(day) if p.day_deadlines_on_working_days else day
+
+
 def risk_reviews(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     """P3.7: a review falls due at an interval after each assessment, and at once after a new
     incident, breach or change of circumstances."""
@@ -44,7 +50,7 @@ def risk_reviews(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
         latest = person.latest_risk()
         if latest is None:
             continue
-        due = at_local(latest.assessed_on + timedelta(days=p.risk_review_days))
+        due = at_local(_working_day(latest.assessed_on + timedelta(days=p.risk_review_days), p))
         # An incident after the assessment was recorded makes a review due at once.
         since = latest.recorded_at or at_local(latest.assessed_on)
         later = [i for i in case.incidents if i.at > since]
@@ -59,7 +65,7 @@ def action_plan(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     """P4.7: each action-plan item by its agreed date."""
     for item in case.action_plan:
         if item.done_at is None:
-            due = at_local(item.due_on)
+            due = at_local(_working_day(item.due_on, p))
             remind = at_local(add_working_days(item.due_on, -p.action_plan_reminder_working_days),
                               START_OF_WORKING_DAY)
             yield _deadline("action_plan", "P4.7", item.description, due, p,
@@ -90,7 +96,7 @@ def threshold_evidence(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     evidence = case.threshold_evidence
     if evidence is not None and evidence.arrived_at is None:
         yield _deadline("threshold_evidence", "P4.10", f"Further evidence: {evidence.expected}",
-                        at_local(evidence.due_on), p,
+                        at_local(_working_day(evidence.due_on, p)), p,
                         escalate_to=[Role.MANAGER, Role.PROSECUTOR, Role.POLICE_SPOC])
 
 
@@ -220,7 +226,7 @@ def bail_expiry(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     ends = bail.expires_on or add_months(bail.granted_on, p.bail_period_months)
     yield _deadline("bail_expiry", "PACE s.47ZB",
                     "Pre-charge bail ends: extend it (inspector, superintendent, court) or "
-                    "decide", at_local(ends), p, subject=ends.isoformat(),
+                    "decide", at_local(_working_day(ends, p)), p, subject=ends.isoformat(),
                     remind_at=at_local(add_working_days(ends, -p.bail_reminder_working_days),
                                        START_OF_WORKING_DAY))
 
@@ -237,9 +243,10 @@ def summary_time_limit(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
         limit = add_months(case.last_act_on, p.summary_time_limit_months)
         yield _deadline("summary_time_limit", "MCA 1980 s.127",
                         "Charge summary-only harassment/stalking before the six-month limit",
-                        at_local(limit), p, owner_role=Role.PROSECUTOR,
-                        remind_at=at_local(limit - timedelta(days=p.summary_time_limit_reminder_days),
-                                           START_OF_WORKING_DAY),
+                        at_local(_working_day(limit, p)), p, owner_role=Role.PROSECUTOR,
+                        remind_at=at_local(_working_day(
+                            limit - timedelta(days=p.summary_time_limit_reminder_days), p),
+                            START_OF_WORKING_DAY),
                         escalate_to=[Role.MANAGER, Role.POLICE_SPOC, Role.CPS_SPOC])
 
 

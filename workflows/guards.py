@@ -5,7 +5,7 @@ in a sentence a case handler understands, what is missing. Guards never change t
 """
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from models import actions as a
@@ -19,6 +19,7 @@ from models.enums import (
     RiskTool,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
+from workflows.calendar import add_working_days, is_working_day, london_today
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
 
@@ -37,6 +38,23 @@ def input_refers_to_known_people(case: CaseFile, action: Any, actor: Actor,
     cid = getattr(action, "complainant_id", None)
     if cid is not None and case.complainant(cid) is None:
         return a.Refusal(rule="INPUT", message=f"The case has no complainant '{cid}'.")
+    return None
+
+
+def _day(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y} ({day.isoformat()})"
+
+
+def input_action_plan_on_working_days(case: CaseFile, action: a.MakeChargingDecision,
+                                      actor: Actor, now: datetime) -> a.Refusal | None:
+    """INPUT: each action-plan item is agreed for a working day, as every deadline counted in
+    days falls on one (weekends and England and Wales bank holidays are not)."""
+    for item in action.action_plan:
+        if not is_working_day(item.due_on):
+            return a.Refusal(rule="INPUT", message=(
+                f"Action-plan item {item.item_id} is due on {_day(item.due_on)}, which is not a "
+                "working day (a weekend or an England and Wales bank holiday): agree a working "
+                f"day, such as the next one, {_day(add_working_days(item.due_on, 1))}."))
     return None
 
 
@@ -73,9 +91,11 @@ def p3_7_high_risk_multi_agency(case: CaseFile, action: a.MakeChargingDecision, 
 
 def p3_10_stalking_considered(case: CaseFile, action: a.MakeChargingDecision, actor: Actor,
                               now: datetime) -> a.Refusal | None:
-    """P3.10: a harassment-only charge needs a recorded 'stalking considered' decision."""
-    if (action.decision is ChargingDecisionKind.CHARGE and is_harassment_only(action.charges)
-            and case.stalking_considered is None):
+    """P3.10: in a case treated as harassment, a harassment-only charge needs a recorded
+    'stalking considered' decision. In a stalking case P4.2 governs it instead: s.2A/s.4A is
+    the starting point and charging s.2/s.4 needs reasons."""
+    if (not case.stalking and action.decision is ChargingDecisionKind.CHARGE
+            and is_harassment_only(action.charges) and case.stalking_considered is None):
         return a.Refusal(rule="P3.10", message=(
             "Before a harassment-only charge, record whether this is in fact stalking, "
             "with reasons (record_stalking_considered)."))
@@ -397,7 +417,7 @@ def lifecycle_close_matches_facts(case: CaseFile, action: a.CloseCase, actor: Ac
     """A case closes with the outcome its facts support, and never while an order is in force."""
     from models.enums import Outcome  # local: keeps the guard self-explanatory
 
-    in_force = case.orders_in_force(now.date())
+    in_force = case.orders_in_force(london_today(now))
     if in_force:
         return a.Refusal(rule="LIFECYCLE", message=(
             f"{len(in_force)} restraining order(s) are in force: the case stays open until "
@@ -439,7 +459,7 @@ def lifecycle_known_order(case: CaseFile, action: Any, actor: Actor,
     order = next((o for o in case.orders if o.order_id == order_id), None)
     if order is None:
         return a.Refusal(rule="INPUT", message=f"The case has no restraining order '{order_id}'.")
-    if not order.in_force_on(now.date()):
+    if not order.in_force_on(london_today(now)):
         return a.Refusal(rule="LIFECYCLE", message=f"Order {order_id} is no longer in force.")
     return None
 

@@ -88,7 +88,8 @@ LIFECYCLE: dict[str, ActionSpec] = {
     "make_charging_decision": ActionSpec(
         frozenset({S.INVESTIGATION, S.CHARGING}), POLICE | PROSECUTOR,
         (S.PREPARATION, S.INVESTIGATION, S.CLOSED),
-        guards=(g.p4_3_who_may_decide, g.p4_7_decision_with_reasons_and_plan,
+        guards=(g.p4_3_who_may_decide, g.input_action_plan_on_working_days,
+                g.p4_7_decision_with_reasons_and_plan,
                 g.p3_7_every_complainant_risk_assessed, g.p3_7_high_risk_multi_agency,
                 g.p3_10_stalking_considered, g.p4_2_stalking_is_the_starting_point,
                 g.p4_8_postal_requisition, g.p4_10_threshold_test_evidence,

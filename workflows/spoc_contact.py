@@ -9,7 +9,7 @@ with workflow.unsafe.imports_passed_through():
     from models.enums import Role
     from models.notifications import Notification
     from models.spoc import AreaFigures, AreaMonth
-    from workflows.calendar import LONDON
+    from workflows.calendar import london_today
 
 
 @workflow.defn(name="SpocContactWorkflow")
@@ -17,7 +17,7 @@ class SpocContactWorkflow:
     @workflow.run
     async def run(self, area: str) -> AreaFigures:
         # The month just ended, in London time: the schedule fires early on the 1st.
-        today = workflow.now().astimezone(LONDON).date()
+        today = london_today(workflow.now())
         last_day = today.replace(day=1) - timedelta(days=1)
         figures = await workflow.execute_activity(
             "area_figures", AreaMonth(area=area, first_day=last_day.replace(day=1),

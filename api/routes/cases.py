@@ -32,6 +32,7 @@ from api.errors import (
 )
 from api.examples import openapi_examples
 from api.redaction import sees_contact_details, visible_case, visible_history
+from core.temporal import execute_action
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
 from models.deadlines import Deadline
@@ -216,7 +217,8 @@ async def act(
             return await _as_seen_by(_action_response(request.request_id, first, None,
                                                       repeated=True), client, reference, actor)
     try:
-        result = await _update(client, reference, request)
+        result = await execute_action(client.get_workflow_handle(case_workflow_id(reference)),
+                                      request)
     except WorkflowUpdateFailedError as err:
         raise from_update_failure(err, request.request_id) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
@@ -246,23 +248,6 @@ async def _as_seen_by(answer: ActionResponse, client: Client, reference: str,
     case = await read_case_file(client, reference, actor)
     [entry] = visible_history([answer.entry], case, actor)
     return answer.model_copy(update={"entry": entry})
-
-
-# An update in flight when its run continues as new is aborted by the server; sent again with
-# the same id it reaches the new run, which applies it once (or answers its first answer).
-ABORTED_BY_CONTINUE_AS_NEW = "update was aborted"
-UPDATE_ATTEMPTS = 3
-
-
-async def _update(client: Client, reference: str, request: ActionRequest) -> ActionResult:
-    handle = client.get_workflow_handle(case_workflow_id(reference))
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        try:
-            return await handle.execute_update(CaseWorkflow.act, request, id=request.request_id)
-        except RPCError as err:
-            if ABORTED_BY_CONTINUE_AS_NEW not in str(err) or attempt == UPDATE_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _applied_before(engine: Engine, reference: str, request_id: str) -> HistoryEntry | None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.auth import CurrentUser
 from api.deps import SessionDep
 from core.reports import REPORTS, Period
-from workflows.calendar import LONDON
+from workflows.calendar import london_today
 
 router = APIRouter(prefix="/reports", tags=["managers"])
 MAX_PERIOD = timedelta(days=3 * 366)
@@ -39,7 +39,7 @@ def _bad(message: str) -> HTTPException:
 
 def period_of(since: date | None, until: date | None, month: str | None) -> Period:
     """The period asked for: a month (YYYY-MM), or since/until; by default this month to date."""
-    today = datetime.now(UTC).astimezone(LONDON).date()
+    today = london_today(datetime.now(UTC))
     if month is not None:
         if since is not None or until is not None:
             raise _bad("Give either month or since/until, not both.")
