@@ -7,9 +7,15 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.case import REFUSAL_ERROR_TYPE
 
-# A refusal's rule decides its status: who may act is 403, a reference to something the
-# case does not hold is 422, everything the protocol or the lifecycle forbids is 409.
-_STATUS_BY_RULE = {"ACCESS": 403, "INPUT": 422}
+# A refusal's rule decides its status: another area's case is 404 (as if unknown), who may
+# act is 403, a reference to something the case does not hold is 422, everything the protocol
+# or the lifecycle forbids is 409.
+_STATUS_BY_RULE = {"NOT_FOUND": 404, "ACCESS": 403, "INPUT": 422}
+
+
+def not_found(reference: str) -> HTTPException:
+    """The answer for an unknown case, and for another area's case: the two look the same."""
+    return refusal_http("NOT_FOUND", f"No case {reference}.")
 
 
 def refusal_http(rule: str, message: str) -> HTTPException:
@@ -28,8 +34,7 @@ def from_rpc_error(err: RPCError, reference: str) -> HTTPException:
     if err.status == RPCStatusCode.NOT_FOUND:
         if "completed" in str(err).lower():
             return refusal_http("STATE", f"Case {reference} is closed; it takes no more actions.")
-        return HTTPException(404, detail={"rule": "NOT_FOUND",
-                                          "message": f"No case {reference}."})
+        return not_found(reference)
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return HTTPException(503, detail={"rule": "UNAVAILABLE",
                                           "message": "The workflow service is unavailable; try again."})

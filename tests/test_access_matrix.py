@@ -14,8 +14,8 @@ POST /auth/token is the login that hands tokens out. The documentation routes (/
 Actions follow workflows.lifecycle.LIFECYCLE: each kind is tried by every role in a state where
 it is allowed; the roles it lists pass the access check (they get 200, or a protocol refusal
 that is neither ACCESS nor STATE), every other role gets 403 ACCESS, the same listed roles from
-another area are refused, and no refusal changes the case. The cases are built once, through
-the API.
+another area get the 404 of an unknown case, and no refusal changes the case. The cases are
+built once, through the API.
 """
 
 import asyncio
@@ -341,16 +341,23 @@ async def test_action_is_allowed_exactly_to_its_roles(
     before = await version_of(api, auth, reference)
 
     # Refused: the roles the action lists, but of another area (their area is the only thing
-    # wrong), and the roles it does not list. One after another: concurrent updates of one
-    # workflow only queue behind each other, more slowly.
+    # wrong: 404, as for a case that does not exist), and the roles it does not list. One
+    # after another: concurrent updates of one workflow only queue behind each other, more
+    # slowly.
     attempts = [(r, OTHER) for r in sorted(spec.roles)] + [(r, OWN) for r in ROLES
                                                            if r not in spec.roles]
+    missing = new_reference("MX-NONE")
+    unknown = await api.post(f"/cases/{missing}/actions", json=body,
+                             headers=auth(sorted(spec.roles)[0], OWN))
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["detail"] == {"rule": "NOT_FOUND", "message": f"No case {missing}."}
     for role, area in attempts:
         response = await api.post(url, json=body, headers=auth(role, area))
         detail = response.json()["detail"]
         if area == OTHER:
-            assert response.status_code in (403, 404), (role, area, response.text)
-            assert detail["rule"] in ("ACCESS", "NOT_FOUND")
+            # Exactly what an unknown case answers: nothing says that this one exists.
+            assert response.status_code == 404, (role, area, response.text)
+            assert detail == {"rule": "NOT_FOUND", "message": f"No case {reference}."}
         else:
             assert response.status_code == 403, (role, response.text)
             assert detail["rule"] == "ACCESS" and f"a {role.value} cannot take it" in detail["message"]
