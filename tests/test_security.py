@@ -161,7 +161,7 @@ def test_production_refuses_the_development_payload_key() -> None:
                  _env_file=None)
     accepted = Settings(environment="production", jwt_signing_key="s" * 40,
                         payload_keys={"2026-11": new_key()}, payload_key_id="2026-11",
-                        _env_file=None)
+                        areas=["north"], _env_file=None)
     assert accepted.payload_key_id == "2026-11"
 
 

@@ -67,4 +67,7 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     if actor.role is Role.SYSTEM:  # the service's own role: a token carrying it is refused anyway
         raise HTTPException(403, detail={"rule": "AUTH", "message": (
             "This account has the service's own role, which no user may hold.")})
+    if not settings.serves_area(actor.area):  # its token would be refused
+        raise HTTPException(403, detail={"rule": "AUTH", "message": (
+            "This account's area is not one this service serves; ask an administrator.")})
     return Token(access_token=issue_token(settings, actor))
