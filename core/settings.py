@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Operations (docs/operations.md): log level of the JSON logs; the worker serves the SDK's
     # Prometheus metrics at http://<host>:<port>/metrics when a port is set.
     log_level: str = "INFO"
+    # The API's GET /metrics answers only to `Authorization: Bearer <this>`; unset, it is open
+    # in development and not served elsewhere (docs/operations.md).
+    metrics_token: str | None = None
     worker_metrics_host: str = "0.0.0.0"
     worker_metrics_port: int | None = None
     # Workflow tasks one worker process takes at once. Python runs them one at a time (the
@@ -108,6 +111,8 @@ class Settings(BaseSettings):
                 or DEVELOPMENT_PAYLOAD_KEY_ID in self.payload_keys):
             raise ValueError("CASES_PAYLOAD_KEYS and CASES_PAYLOAD_KEY_ID must be set outside "
                              "development (the development key is public)")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ValueError("CASES_METRICS_TOKEN must be at least 16 characters (a random secret)")
         if malformed := [area for area in self.areas if not re.match(AREA_PATTERN, area)]:
             raise ValueError(f"CASES_AREAS holds names no token can carry: {malformed} (an area "
                              "is lower-case letters, digits and hyphens)")
