@@ -5,7 +5,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.codec import load_keys
@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "stalking-cases-local"
     jwt_audience: str = "stalking-cases-api"
     token_minutes: int = 60
+    # Sign-in throttling (api/login.py): more attempts than these in one window, for one
+    # account or from one client address, are answered 429 until the window ends.
+    login_window_seconds: int = Field(default=300, ge=1)
+    login_attempts_per_account: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
