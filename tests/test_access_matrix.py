@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from api.examples import ACTION_EXAMPLES
 from api.main import create_app
@@ -34,6 +35,7 @@ from core.settings import Settings
 from models.enums import POLICE_ROLES, CaseState, Role
 from tests.api_steps import Handler, new_case_body, new_reference
 from tests.conftest import eventually
+from workflows.case import case_workflow_id
 from workflows.lifecycle import LIFECYCLE
 
 S = CaseState
@@ -374,6 +376,19 @@ async def test_action_is_allowed_exactly_to_its_roles(
             continue
         assert response.status_code in (409, 422), (allowed, response.text)
         assert response.json()["detail"]["rule"] not in ("ACCESS", "STATE"), (allowed, response.text)
+
+
+async def test_a_closed_case_of_another_area_answers_as_unknown(
+        api: httpx.AsyncClient, auth: Auth, pool: CasePool, client: Client) -> None:
+    reference = await pool.build(S.INVESTIGATION)  # its own: the pool's are shared
+    await client.get_workflow_handle(case_workflow_id(reference)).terminate(reason="closed")
+    body = {"action": {"kind": "record_new_incident", "description": "calls overnight"}}
+    url = f"/cases/{reference}/actions"
+    own = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OWN))
+    assert own.status_code == 409 and own.json()["detail"]["rule"] == "STATE", own.text
+    other = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OTHER))
+    assert other.status_code == 404, other.text
+    assert other.json()["detail"] == {"rule": "NOT_FOUND", "message": f"No case {reference}."}
 
 
 async def test_manager_alone_records_the_p7_3_authority(

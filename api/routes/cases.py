@@ -15,9 +15,9 @@ from temporalio.service import RPCError
 
 from api import audit
 from api.auth import CurrentUser
-from api.case_access import read_case_file
+from api.case_access import action_failure, read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import from_rpc_error, from_update_failure, refusal_http
+from api.errors import from_update_failure, refusal_http
 from api.examples import openapi_examples
 from api.projection import project_answer
 from api.redaction import visible_case, visible_history
@@ -155,7 +155,7 @@ async def act(
     except WorkflowUpdateFailedError as err:
         raise from_update_failure(err) from err
     except RPCError as err:
-        raise from_rpc_error(err, reference) from err
+        raise await action_failure(client, reference, actor, err) from err
     # After the response is sent: the read model from the answer (the workflow backstops it).
     background.add_task(project_answer, http.app.state.engine, result.case)
     return _action_response(result, actor)
