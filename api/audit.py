@@ -1,5 +1,6 @@
-"""Records who read or changed what, and when: every request under /cases and every
-authenticated request, appended to the hash-chained audit log (core/audit.py).
+"""Records who read or changed what, and when: every request under /cases, every
+authenticated request and every sign-in attempt (api/login.py), appended to the hash-chained
+audit log (core/audit.py).
 
 The entry is written once the response has been sent, in a worker thread, so a caller waits for
 nothing and the event loop never blocks. If the database cannot take the entry, the request still
@@ -29,12 +30,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 _CASES = "/cases"
 
 
-def note(request: Request, *, reference: str | None = None, action: str | None = None) -> None:
-    """Let a route name what it acted on when that is in the body, which is never recorded."""
+def note(request: Request, *, reference: str | None = None, action: str | None = None,
+         user: str | None = None) -> None:
+    """Let a route name what it acted on when that is in the body, which is never recorded.
+    A request outside /cases that names an action is recorded too (a sign-in, with the
+    account it named as `user`, as no token does yet)."""
     if reference is not None:
         request.state.audit_reference = reference
     if action is not None:
         request.state.audit_action = action
+    if user is not None:
+        request.state.audit_user = user
 
 
 def _request_id(scope: Scope) -> str:
@@ -52,13 +58,14 @@ def _entry(scope: Scope, at: datetime, status: int, request_id: str) -> AuditEnt
     actor = state.get("actor")
     if not isinstance(actor, Actor):
         actor = None
-    if actor is None and not (path == _CASES or path.startswith(_CASES + "/")):
+    action = state.get("audit_action")
+    if actor is None and action is None and not (path == _CASES or path.startswith(_CASES + "/")):
         return None
     reference = (scope.get("path_params") or {}).get("reference") or state.get("audit_reference")
-    action = state.get("audit_action")
+    user = state.get("audit_user")
     return AuditEntry(
         at=at,
-        user_id=actor.user_id if actor else None,
+        user_id=actor.user_id if actor else str(user)[:100] if user else None,
         role=actor.role.value if actor else None,
         area=actor.area if actor else None,
         method=scope["method"][:10], path=path[:300],

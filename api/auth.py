@@ -75,6 +75,8 @@ class TokenVerifier:
             raise ClaimRefused(f"The token's {' and '.join(names)} claim is missing or not valid.") from err
         if actor.role is Role.SYSTEM:  # the service's own role is never handed out
             raise ClaimRefused("The token's role is not allowed: no user holds the service's own role.")
+        if not s.serves_area(actor.area):  # well signed, but for an area this service does not run
+            raise ClaimRefused("The token's area claim is not an area this service serves.")
         return actor
 
 

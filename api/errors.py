@@ -8,9 +8,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.busy import RETRY_AFTER_SECONDS, is_transient
 from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
 
-# A refusal's rule decides its status: who may act is 403, a reference to something the
-# case does not hold is 422, everything the protocol or the lifecycle forbids is 409.
-_STATUS_BY_RULE = {"ACCESS": 403, "INPUT": 422}
+# A refusal's rule decides its status: another area's case is 404 (as if unknown), who may
+# act is 403, a reference to something the case does not hold is 422, everything the protocol
+# or the lifecycle forbids is 409.
+_STATUS_BY_RULE = {"NOT_FOUND": 404, "ACCESS": 403, "INPUT": 422}
+
+
+def not_found(reference: str) -> HTTPException:
+    """The answer for an unknown case, and for another area's case: the two look the same."""
+    return refusal_http("NOT_FOUND", f"No case {reference}.")
 
 # How a case's workflow ended, when it did not end by closing the case.
 ENDED_ABNORMALLY = {
@@ -48,8 +54,7 @@ def from_rpc_error(err: RPCError, reference: str) -> HTTPException:
     if err.status == RPCStatusCode.NOT_FOUND:
         if "completed" in str(err).lower():
             return refusal_http("STATE", f"Case {reference} is closed; it takes no more actions.")
-        return HTTPException(404, detail={"rule": "NOT_FOUND",
-                                          "message": f"No case {reference}."})
+        return not_found(reference)
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
                              detail={"rule": "UNAVAILABLE",

@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from api.dashboard import routes as dashboard
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
+from api.text import refuse_control_characters
 from core import telemetry
 from core.db import create_schema, make_engine
 from core.logging import configure as configure_logging
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         description="Cases run end to end under the joint NPCC/CPS protocol on stalking or "
                     "harassment offences. A refused action answers 409 with the rule id.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],  # every JSON body (api/text.py)
     )
     app.state.settings = settings
     if client is not None and engine is not None:  # tests and embedders hand both in

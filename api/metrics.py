@@ -1,6 +1,8 @@
 """Prometheus metrics and the request log line of the API.
 
-`GET /metrics` serves the process's registry. The middleware counts every request by route
+`GET /metrics` serves the process's registry to a scraper that sends the bearer token set in
+CASES_METRICS_TOKEN (in development, with no token set, to anyone; outside development, with
+none set, to no one: 404). The middleware counts every request by route
 template (never the raw path: a reference in a label would make one series per case), times
 it, and counts refusals by the rule id that the 403/409/422 body names (api/errors.py builds
 those bodies). It also fixes the request id before the audit middleware reads it, so the audit
@@ -9,12 +11,15 @@ log, the response's X-Request-ID and every log line of the request carry the sam
 Counts are per process: run one uvicorn worker per container and let Prometheus sum replicas.
 """
 
+import hmac
 import json
 import logging
 import re
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,9 +44,27 @@ _REFERENCE_IN_PATH = re.compile(r"^/cases/([^/]+)")
 UNMATCHED = "<unmatched>"  # one label for every unknown path, however many are probed
 
 router = APIRouter(tags=["system"])
+_bearer = HTTPBearer(auto_error=False)
 
 
-@router.get("/metrics", include_in_schema=False)
+def metrics_credential(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Let through only the scraper's bearer token (CASES_METRICS_TOKEN)."""
+    settings = request.app.state.settings
+    expected: str | None = settings.metrics_token
+    if not expected:
+        if settings.environment == "development":
+            return
+        raise HTTPException(404, detail={"rule": "NOT_FOUND", "message": (
+            "Metrics are not served: CASES_METRICS_TOKEN is not set.")})
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"}, detail={
+            "rule": "AUTH", "message": "The metrics need the scraper's bearer token "
+                                       "(CASES_METRICS_TOKEN)."})
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_credential)])
 def metrics() -> Response:
     """Prometheus exposition of this process's counters."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -26,8 +26,11 @@ def create_user(username: str, role: str, area: str, password: str | None) -> No
     Actor(user_id=username, role=Role(role), area=area)
     if Role(role) is Role.SYSTEM:
         raise SystemExit("the system role belongs to the service itself, not to a user")
+    settings = get_settings()
+    if not settings.serves_area(area):
+        raise SystemExit(f"area {area!r} is not one this service serves (CASES_AREAS)")
     password = password or os.environ.get("CASES_NEW_USER_PASSWORD") or getpass.getpass()
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(settings.database_url)
     create_schema(engine)
     with Session(engine) as session:
         session.merge(UserRow(username=username, password_hash=hash_password(password),

@@ -1,14 +1,16 @@
 """One Settings class, read from environment variables prefixed CASES_."""
 
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.codec import load_keys
 from core.service_levels import service_levels
+from models.case import AREA_PATTERN
 from models.deadlines import DeadlinePolicy
 from models.enums import CaseState
 
@@ -34,6 +36,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "stalking-cases-local"
     jwt_audience: str = "stalking-cases-api"
     token_minutes: int = 60
+    # Sign-in throttling (api/login.py): more attempts than these in one window, for one
+    # account or from one client address, are answered 429 until the window ends.
+    login_window_seconds: int = Field(default=300, ge=1)
+    login_attempts_per_account: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
@@ -54,7 +61,9 @@ class Settings(BaseSettings):
     notify_email_template: str | None = None
     notify_sms_template: str | None = None
 
-    # Areas served: the worker keeps a monthly SPOC-contact schedule for each (P4.1).
+    # Areas served: the worker keeps a monthly SPOC-contact schedule for each (P4.1), and the
+    # API refuses a token (or a login) for any other area. Required outside development; in
+    # development an empty list means any area (see serves_area).
     areas: list[str] = []
 
     # Per-area overrides of any DeadlinePolicy period, e.g. {"north": {"risk_review_days": 14}}.
@@ -63,6 +72,9 @@ class Settings(BaseSettings):
     # Operations (docs/operations.md): log level of the JSON logs; the worker serves the SDK's
     # Prometheus metrics at http://<host>:<port>/metrics when a port is set.
     log_level: str = "INFO"
+    # The API's GET /metrics answers only to `Authorization: Bearer <this>`; unset, it is open
+    # in development and not served elsewhere (docs/operations.md).
+    metrics_token: str | None = None
     worker_metrics_host: str = "0.0.0.0"
     worker_metrics_port: int | None = None
     # Workflow tasks one worker process takes at once. Python runs them one at a time (the
@@ -74,6 +86,11 @@ class Settings(BaseSettings):
     # The API writes the read model from each action's answer; each case's workflow writes it
     # again this many seconds after an action as the durable backstop (when the API could not).
     projection_backstop_seconds: float = 30.0
+
+    def serves_area(self, area: str) -> bool:
+        """Whether the service serves this area: one of CASES_AREAS, or any in development
+        while CASES_AREAS is empty (outside development it never is: see the validator)."""
+        return area in self.areas if self.areas else self.environment == "development"
 
     def deadline_policy(self, area: str) -> DeadlinePolicy:
         return DeadlinePolicy(**self.deadline_overrides.get(area, {}))
@@ -99,6 +116,14 @@ class Settings(BaseSettings):
                 or DEVELOPMENT_PAYLOAD_KEY_ID in self.payload_keys):
             raise ValueError("CASES_PAYLOAD_KEYS and CASES_PAYLOAD_KEY_ID must be set outside "
                              "development (the development key is public)")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ValueError("CASES_METRICS_TOKEN must be at least 16 characters (a random secret)")
+        if malformed := [area for area in self.areas if not re.match(AREA_PATTERN, area)]:
+            raise ValueError(f"CASES_AREAS holds names no token can carry: {malformed} (an area "
+                             "is lower-case letters, digits and hyphens)")
+        if self.environment != "development" and not self.areas:
+            raise ValueError('CASES_AREAS must list the areas this service serves outside '
+                             'development, e.g. CASES_AREAS=\'["north", "south"]\'')
         load_keys(self.payload_keys)
         if self.payload_key_id not in self.payload_keys:
             raise ValueError(f"CASES_PAYLOAD_KEY_ID {self.payload_key_id!r} is not a key of "

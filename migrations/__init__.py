@@ -4,13 +4,14 @@
 installed image (which has no repository root) finds its revisions through this package.
 """
 
+from collections.abc import Collection
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, MetaData, inspect
 from sqlmodel import SQLModel
 
 from core.db import make_engine
@@ -26,6 +27,11 @@ ADOPT_AT: list[tuple[str, set[str]]] = [
     ("0003", {"cases", "case_history", "users", "audit_log", "outbox", "suspect_index"}),
     ("0002", {"cases", "case_history", "users", "audit_log", "outbox"}),
     ("0001", {"cases", "case_history", "users"}),
+]
+# Revisions followed only by new tables: a database that matches the models but for exactly
+# those tables (created before they existed) is adopted at that revision, newest first.
+ADOPT_BEFORE_TABLES: list[tuple[str, set[str]]] = [
+    ("0005", {"login_throttle"}),
 ]
 
 
@@ -56,10 +62,22 @@ def upgrade(url: str, revision: str = "head") -> str | None:
         engine.dispose()
 
 
+def _matches(connection: Connection, without: Collection[str] = ()) -> bool:
+    """Whether the database holds exactly the models' tables, those named `without` aside."""
+    metadata = MetaData()
+    for table in SQLModel.metadata.tables.values():
+        if table.name not in without:
+            table.to_metadata(metadata)
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return not compare_metadata(context, metadata)
+
+
 def _adopt_at(connection: Connection, tables: set[str]) -> str:
-    if not compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                            SQLModel.metadata):
+    if _matches(connection):
         return "head"
+    for revision, newer in ADOPT_BEFORE_TABLES:
+        if not tables & newer and _matches(connection, without=newer):
+            return revision
     adopt = next((rev for rev, needed in ADOPT_AT if needed <= tables), None)
     if adopt is None:
         raise RuntimeError(f"cannot tell which revision holds the tables {sorted(tables)}: "

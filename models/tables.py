@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, text
+from sqlalchemy import Column, DateTime, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 OTHER_POLICE_AREA = "police_area <> cps_area"
@@ -82,6 +82,19 @@ class UserRow(SQLModel, table=True):
     role: str = Field(max_length=32)
     area: str = Field(max_length=40)
     active: bool = True
+
+
+class LoginThrottleRow(SQLModel, table=True):
+    """Sign-in attempts in the current window of one account or one client address
+    (api/login.py). Shared by every API process. The key is a SHA-256 of the account name or
+    the address, so a name typed at the login (sometimes a password) is never stored."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=64)
+    attempts: int
+    window_start: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                    index=True))
 
 
 class OutboxRow(SQLModel, table=True):

@@ -14,8 +14,8 @@ POST /auth/token is the login that hands tokens out. The documentation routes (/
 Actions follow workflows.lifecycle.LIFECYCLE: each kind is tried by every role in a state where
 it is allowed; the roles it lists pass the access check (they get 200, or a protocol refusal
 that is neither ACCESS nor STATE), every other role gets 403 ACCESS, the same listed roles from
-another area are refused, and no refusal changes the case. The cases are built once, through
-the API.
+another area get the 404 of an unknown case, and no refusal changes the case. The cases are
+built once, through the API.
 """
 
 import asyncio
@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from api.examples import ACTION_EXAMPLES
 from api.main import create_app
@@ -34,6 +35,7 @@ from core.settings import Settings
 from models.enums import POLICE_ROLES, CaseState, Role
 from tests.api_steps import Handler, new_case_body, new_reference
 from tests.conftest import eventually
+from workflows.case import case_workflow_id
 from workflows.lifecycle import LIFECYCLE
 
 S = CaseState
@@ -348,16 +350,23 @@ async def test_action_is_allowed_exactly_to_its_roles(
     before = await version_of(api, auth, reference)
 
     # Refused: the roles the action lists, but of another area (their area is the only thing
-    # wrong), and the roles it does not list. One after another: concurrent updates of one
-    # workflow only queue behind each other, more slowly.
+    # wrong: 404, as for a case that does not exist), and the roles it does not list. One
+    # after another: concurrent updates of one workflow only queue behind each other, more
+    # slowly.
     attempts = [(r, OTHER) for r in sorted(spec.roles)] + [(r, OWN) for r in ROLES
                                                            if r not in spec.roles]
+    missing = new_reference("MX-NONE")
+    unknown = await api.post(f"/cases/{missing}/actions", json=body,
+                             headers=auth(sorted(spec.roles)[0], OWN))
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["detail"] == {"rule": "NOT_FOUND", "message": f"No case {missing}."}
     for role, area in attempts:
         response = await api.post(url, json=body, headers=auth(role, area))
         detail = response.json()["detail"]
         if area == OTHER:
-            assert response.status_code in (403, 404), (role, area, response.text)
-            assert detail["rule"] in ("ACCESS", "NOT_FOUND")
+            # Exactly what an unknown case answers: nothing says that this one exists.
+            assert response.status_code == 404, (role, area, response.text)
+            assert detail == {"rule": "NOT_FOUND", "message": f"No case {reference}."}
         else:
             assert response.status_code == 403, (role, response.text)
             assert detail["rule"] == "ACCESS" and f"a {role.value} cannot take it" in detail["message"]
@@ -374,6 +383,19 @@ async def test_action_is_allowed_exactly_to_its_roles(
             continue
         assert response.status_code in (409, 422), (allowed, response.text)
         assert response.json()["detail"]["rule"] not in ("ACCESS", "STATE"), (allowed, response.text)
+
+
+async def test_a_closed_case_of_another_area_answers_as_unknown(
+        api: httpx.AsyncClient, auth: Auth, pool: CasePool, client: Client) -> None:
+    reference = await pool.build(S.INVESTIGATION)  # its own: the pool's are shared
+    await client.get_workflow_handle(case_workflow_id(reference)).terminate(reason="closed")
+    body = {"action": {"kind": "record_new_incident", "description": "calls overnight"}}
+    url = f"/cases/{reference}/actions"
+    own = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OWN))
+    assert own.status_code == 409 and own.json()["detail"]["rule"] == "STATE", own.text
+    other = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OTHER))
+    assert other.status_code == 404, other.text
+    assert other.json()["detail"] == {"rule": "NOT_FOUND", "message": f"No case {reference}."}
 
 
 async def test_manager_alone_records_the_p7_3_authority(

@@ -35,6 +35,7 @@ DUMMY_ENV = {
     "CASES_PAYLOAD_KEYS": '{"compose-test": "Y29tcG9zZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwta2U="}',
     "CASES_PAYLOAD_KEY_ID": "compose-test",
     "POSTGRES_PASSWORD": "dummy-postgres-password",
+    "CASES_AREAS": '["north", "south"]',
 }
 
 SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|PWD|TOKEN)$")
@@ -141,6 +142,7 @@ def test_the_app_environment_is_a_valid_production_settings(
         assert settings.environment == "production"
         assert settings.jwt_signing_key == DUMMY_ENV["CASES_JWT_SIGNING_KEY"]
         assert settings.payload_key_id == DUMMY_ENV["CASES_PAYLOAD_KEY_ID"]
+        assert settings.areas == ["north", "south"]
 
 
 def test_api_and_worker_share_temporal_and_database(services: dict[str, Any]) -> None:

@@ -125,7 +125,8 @@ def test_action_refuses_a_role_it_does_not_list(kind: str, role: Role) -> None:
 def test_action_refuses_an_actor_from_another_area(kind: str) -> None:
     case = _cached_case(first_allowed_state(kind))
     outsider = allowed_actor(kind).model_copy(update={"area": "south"})
-    assert_refused(attempt(case, outsider, kind), "ACCESS", "another area")
+    # Refused as if the case did not exist: the answer must not say that it does.
+    assert_refused(attempt(case, outsider, kind), "NOT_FOUND", f"No case {case.reference}.")
 
 
 # --- P3.7 risk ----------------------------------------------------------------------------

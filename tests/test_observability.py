@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import StatementError
 
+from api.main import create_app
 from core.db import make_engine
 from core.logging import json_handler
+from core.settings import Settings
 from tests.proc_steps import CaseClient, Tally, new_references, settle
 from tests.procs import ApiProc, Stack, WorkerProc, bearer, metric_value, running_stack
 
@@ -28,6 +30,7 @@ PHONE = "07700 900457"
 EMAIL = "pq.zanzibar@example.org"
 PERSONAL = (NAME, "Quillfeather", ADDRESS, "Marigold", PHONE, EMAIL)
 REQUEST_ID = "ops-test-request-0001"
+METRICS_TOKEN = "ops-test-metrics-token-0123456789"
 
 
 class Operated:
@@ -41,6 +44,7 @@ class Operated:
 @pytest.fixture(scope="module")
 async def operated(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Operated]:
     async with running_stack(tmp_path_factory.mktemp("operations")) as stack:
+        stack.extra_env["CASES_METRICS_TOKEN"] = METRICS_TOKEN
         [worker], [api] = await stack.start()
         run = Operated(stack, worker, api, new_references(1, "OPS")[0])
         await _operate(run)
@@ -113,9 +117,44 @@ async def test_logs_carry_request_id_and_case_reference_and_no_personal_data(
     assert len({line["request_id"] for line in requests}) == len(requests)
 
 
+async def test_api_metrics_are_served_only_to_the_scrapers_token(operated: Operated) -> None:
+    async with httpx.AsyncClient(base_url=operated.api.url, timeout=10) as http:
+        refused = {"no token": await http.get("/metrics"),
+                   "a user's token": await http.get("/metrics", headers=bearer("admin")),
+                   "a wrong token": await http.get(
+                       "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}x"}),
+                   "not bearer": await http.get(
+                       "/metrics", headers={"Authorization": f"Basic {METRICS_TOKEN}"})}
+        served = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    for what, response in refused.items():
+        assert response.status_code == 401, (what, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer", what
+        assert response.json()["detail"]["rule"] == "AUTH", what
+        assert "cases_api_requests" not in response.text, what
+    assert served.status_code == 200 and "cases_api_requests_total" in served.text
+
+
+async def test_without_a_metrics_token_metrics_are_open_in_development_only() -> None:
+    production = Settings(_env_file=None, environment="production", jwt_signing_key="s" * 40,
+                          payload_keys={"ops": "b3BzLXRlc3Qta2V5LW5vdC1hLXJlYWwtb25lLTAxMjM="},
+                          payload_key_id="ops", areas=["north"])
+    answers = {}
+    for name, settings in (("development", Settings(_env_file=None)), ("production", production)):
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ops.test") as http:
+            answers[name] = await http.get("/metrics")
+    assert answers["development"].status_code == 200
+    assert "cases_api_requests_total" in answers["development"].text
+    assert answers["production"].status_code == 404
+    assert answers["production"].json()["detail"] == {
+        "rule": "NOT_FOUND", "message": "Metrics are not served: CASES_METRICS_TOKEN is not set."}
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        Settings(_env_file=None, metrics_token="short")
+
+
 async def test_api_metrics_count_requests_latency_and_refusals_by_rule(operated: Operated) -> None:
     async with httpx.AsyncClient(base_url=operated.api.url, timeout=10) as http:
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
     actions = "/cases/{reference}/actions"
     counts = {
         "action 200": metric_value(text, "cases_api_requests_total", route=actions, status="200"),

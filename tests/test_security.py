@@ -161,7 +161,7 @@ def test_production_refuses_the_development_payload_key() -> None:
                  _env_file=None)
     accepted = Settings(environment="production", jwt_signing_key="s" * 40,
                         payload_keys={"2026-11": new_key()}, payload_key_id="2026-11",
-                        _env_file=None)
+                        areas=["north"], _env_file=None)
     assert accepted.payload_key_id == "2026-11"
 
 
@@ -346,3 +346,65 @@ async def test_codec_endpoint_allows_the_temporal_ui_origin_only(
     assert "access-control-allow-origin" not in other.headers
     elsewhere = await preflight("/cases", settings.temporal_ui_url)
     assert "access-control-allow-origin" not in elsewhere.headers
+
+
+# Free text: no control characters (api/text.py)
+
+CONTROL = ["\x00", "\x07", "\x08", "\x0b", "\x1b[2J", "\x7f", "\x9b"]
+
+
+@pytest.mark.parametrize("control", CONTROL, ids=lambda c: f"U+{ord(c[0]):04X}")
+async def test_an_action_with_a_control_character_is_refused_naming_the_field(
+        control: str, api: httpx.AsyncClient, auth: Any) -> None:
+    reference = new_reference("CTL")
+    officer = auth("officer_in_case")
+    assert (await api.post("/cases", json=new_case_body(reference), headers=officer)).status_code == 201
+    url = f"/cases/{reference}/actions"
+    incident = {"kind": "record_new_incident", "description": f"calls{control}overnight"}
+    refused = await api.post(url, json={"action": incident}, headers=officer)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == [{
+        "loc": ["body", "action", "description"], "type": "control_character",
+        "msg": "Control characters are not allowed (tab, line feed and carriage return are)."}]
+    assert "overnight" not in refused.text  # the value is never echoed back
+
+    reasons = await api.post(url, headers=officer, json={
+        "action": {"kind": "record_new_incident", "description": "calls"}, "reasons": f"x{control}"})
+    assert reasons.status_code == 422 and reasons.json()["detail"][0]["loc"] == ["body", "reasons"]
+    history = (await api.get(f"/cases/{reference}/history", headers=officer)).json()
+    assert [h["action"] for h in history] == ["open_case"]
+
+
+async def test_tab_line_feed_and_carriage_return_are_text(api: httpx.AsyncClient, auth: Any) -> None:
+    reference = new_reference("CTL")
+    officer = auth("officer_in_case")
+    assert (await api.post("/cases", json=new_case_body(reference), headers=officer)).status_code == 201
+    text = "Calls at night.\r\nThen messages:\n\t- 'you can't hide' ü €"
+    accepted = await api.post(f"/cases/{reference}/actions", headers=officer, json={
+        "action": {"kind": "record_new_incident", "description": text}, "reasons": "one\ttwo\n"})
+    assert accepted.status_code == 200, accepted.text
+    history = (await api.get(f"/cases/{reference}/history", headers=officer)).json()
+    assert history[-1]["reasons"] == "one\ttwo\n"
+
+
+@pytest.mark.parametrize("control", CONTROL, ids=lambda c: f"U+{ord(c[0]):04X}")
+async def test_a_new_case_with_a_control_character_is_refused_naming_the_field(
+        control: str, api: httpx.AsyncClient, auth: Any) -> None:
+    reference = new_reference("CTL")
+    officer = auth("officer_in_case")
+    body = new_case_body(reference)
+    body["complainants"][0]["name"] = f"Ms{control}Quillfeather"
+    body["suspects"][0]["name"] = f"Mr{control}Suspect"
+    refused = await api.post("/cases", json=body, headers=officer)
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["detail"]] == [
+        ["body", "suspects", 0, "name"], ["body", "complainants", 0, "name"]]
+    assert "Quillfeather" not in refused.text
+    assert (await api.get(f"/cases/{reference}", headers=officer)).status_code == 404
+
+    # A key is a string too: named escaped, and refused before the model could ignore it.
+    keyed = new_case_body(reference)
+    keyed["complainants"][0]["contact"]["note\x00"] = "x"
+    refused = await api.post("/cases", json=keyed, headers=officer)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "complainants", 0, "contact", "note\\x00"]

@@ -144,8 +144,8 @@ async def test_a_token_for_area_a_cannot_act_on_or_read_area_b(
     body = {"action": {"kind": "record_new_incident", "description": "calls overnight"}}
     before = (await api.get(f"/cases/{case_a}", headers=auth("manager", AREA_A))).json()
     acted = await api.post(f"/cases/{case_a}/actions", json=body, headers=other)
-    assert acted.status_code in (403, 404), acted.text
-    assert "case" not in acted.json()
+    assert acted.status_code == 404, acted.text
+    assert acted.json()["detail"] == {"rule": "NOT_FOUND", "message": f"No case {case_a}."}
     read = await api.get(f"/cases/{case_a}", headers=other)
     assert read.status_code == 404 and read.json()["detail"]["rule"] == "NOT_FOUND"
     after = (await api.get(f"/cases/{case_a}", headers=auth("manager", AREA_A))).json()
@@ -154,6 +154,59 @@ async def test_a_token_for_area_a_cannot_act_on_or_read_area_b(
     opened = await api.post("/cases", json=new_case_body(new_reference("TOK"), area=AREA_A),
                             headers=other)
     assert opened.status_code == 403 and opened.json()["detail"]["rule"] == "ACCESS"
+
+
+# The areas the service serves (CASES_AREAS)
+
+UNSERVED = "tokens-elsewhere"
+
+
+@pytest.fixture(scope="module")
+async def served_api(api: httpx.AsyncClient, settings: Settings, client: Client,
+                     engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app of a service that serves areas A and B only."""
+    served = settings.model_copy(update={"areas": [AREA_A, AREA_B]})
+    transport = httpx.ASGITransport(app=create_app(served, client, engine))
+    async with httpx.AsyncClient(transport=transport, base_url="http://cases.test") as http:
+        yield http
+
+
+async def test_a_token_for_an_area_the_service_does_not_serve_is_refused(
+        served_api: httpx.AsyncClient, settings: Settings, case_a: str) -> None:
+    served = await served_api.get(f"/cases/{case_a}", headers=bearer(local_token(settings)))
+    assert served.status_code == 200, served.text
+    # Well signed, a known role, a well-formed area: only the area is not one of the service's.
+    elsewhere = bearer(local_token(settings, area=UNSERVED))
+    for path in ("/cases", f"/cases/{case_a}", "/lifecycle"):
+        response = await served_api.get(path, headers=elsewhere)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.json()["detail"] == \
+            "The token's area claim is not an area this service serves.", response.text
+        assert UNSERVED not in response.text  # the claim's value is never echoed
+
+
+async def test_a_token_with_a_role_the_service_does_not_know_is_refused(
+        served_api: httpx.AsyncClient, settings: Settings) -> None:
+    for role in ("chief_constable", "", "ADMIN", "system"):
+        response = await served_api.get("/cases", headers=bearer(local_token(settings, role=role)))
+        assert response.status_code == 401, (role, response.text)
+        assert "role" in response.json()["detail"], (role, response.text)
+
+
+def test_outside_development_the_areas_served_must_be_listed() -> None:
+    production: dict[str, Any] = {
+        "environment": "production", "jwt_signing_key": "s" * 40, "_env_file": None,
+        "payload_keys": {"k": "Y29tcG9zZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwta2U="}, "payload_key_id": "k"}
+    with pytest.raises(ValueError, match="CASES_AREAS must list the areas"):
+        Settings(**production)
+    with pytest.raises(ValueError, match="CASES_AREAS holds names no token can carry"):
+        Settings(**production, areas=["North Area"])
+    listed = Settings(**production, areas=[AREA_A])
+    assert listed.serves_area(AREA_A) and not listed.serves_area(UNSERVED)
+    # In development an empty list means every area; a listed one still restricts.
+    assert Settings(_env_file=None).serves_area(UNSERVED)
+    assert not Settings(_env_file=None, areas=[AREA_A]).serves_area(UNSERVED)
 
 
 # The local login (POST /auth/token) with users made by the admin command
@@ -242,6 +295,27 @@ async def test_login_refuses_an_account_no_token_could_carry(
     response = await login(api, username, "pw-misconfigured")
     assert response.status_code == 403, response.text
     assert response.json()["detail"]["rule"] == "AUTH"
+
+
+async def test_login_refuses_an_account_of_an_area_the_service_does_not_serve(
+        served_api: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    username = new_username()
+    with Session(engine) as session:
+        session.add(UserRow(username=username, role="manager", area=UNSERVED,
+                            password_hash=hash_password("pw-elsewhere")))
+        session.commit()
+    response = await login(served_api, username, "pw-elsewhere")
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == {"rule": "AUTH", "message": (
+        "This account's area is not one this service serves; ask an administrator.")}
+    # Nor does the admin command make such an account.
+    monkeypatch.setenv("CASES_AREAS", f'["{AREA_A}"]')
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match="not one this service serves"):
+            admin.create_user(new_username(), "manager", UNSERVED, "pw-elsewhere")
+    finally:
+        get_settings.cache_clear()
 
 
 # OIDC mode: keys from the provider's JWKS, its issuer and audience

@@ -162,13 +162,14 @@ assert set(LIFECYCLE) == set(a.ACTION_KINDS) == set(EFFECTS), "every action need
 def check(case: CaseFile, request: a.ActionRequest, now: datetime) -> a.Refusal | None:
     """Decide whether the action may be taken, without changing anything.
 
-    Order matters: whose case and who may act (ACCESS), then where (STATE), then the facts (INPUT and the
-    protocol GUARDs, in the order the row lists them).
+    Order matters: whose case (NOT_FOUND) and who may act (ACCESS), then where (STATE), then
+    the facts (INPUT and the protocol GUARDs, in the order the row lists them).
     """
     action, actor = request.action, request.actor
     spec = LIFECYCLE[action.kind]
     if actor.area not in (case.police_area, case.cps_area):
-        return a.Refusal(rule="ACCESS", message="This case belongs to another area.")
+        # Answered as if the case did not exist (as reads are): a refusal must not say it does.
+        return a.Refusal(rule="NOT_FOUND", message=f"No case {case.reference}.")
     if actor.role not in spec.roles:
         allowed = ", ".join(sorted(r.value for r in spec.roles))
         return a.Refusal(rule="ACCESS", message=(

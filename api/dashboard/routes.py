@@ -84,7 +84,14 @@ def login_page(request: Request) -> HTMLResponse:
 def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
                  username: Annotated[str, Form(max_length=100)],
                  password: Annotated[str, Form(max_length=200)]) -> Response:
-    token = sign_in(session, settings, username, password)
+    try:
+        token = sign_in(request, session, settings, username, password)
+    except HTTPException as err:  # too many attempts: the login page says so
+        detail: Any = err.detail
+        page = _page(request, "login.html", None, status=err.status_code,
+                     error=detail["message"], username=username)
+        page.headers.update(err.headers or {})
+        return page
     if token is None:
         return _page(request, "login.html", None, status=401,
                      error="Wrong username or password.", username=username)

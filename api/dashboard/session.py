@@ -8,12 +8,11 @@ token. Outside development the cookie is Secure (HTTPS only).
 
 import jwt
 from fastapi import HTTPException, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.auth import TokenVerifier
-from api.routes.system import login
+from api.auth import TokenVerifier, issue_token
+from api.login import authenticate
 from core.settings import Settings
 from models.case import Actor
 
@@ -21,12 +20,15 @@ COOKIE = "cases_session"
 COOKIE_PATH = "/dashboard"
 
 
-def sign_in(session: Session, settings: Settings, username: str, password: str) -> str | None:
-    """A token for a local user, or None when the name or password is wrong."""
-    form = OAuth2PasswordRequestForm(username=username, password=password)
+def sign_in(request: Request, session: Session, settings: Settings, username: str,
+            password: str) -> str | None:
+    """A token for a local user, or None when the name or password is wrong. Throttled as
+    POST /auth/token is (api/login.py): too many attempts raise its 429."""
     try:
-        return login(form, session, settings).access_token
-    except HTTPException:
+        return issue_token(settings, authenticate(request, session, settings, username, password))
+    except HTTPException as err:
+        if err.status_code == 429:
+            raise
         return None
 
 

@@ -224,7 +224,12 @@ async def act(
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
         raise try_again(request.request_id, "The case did not answer in time") from err
     except RPCError as err:
-        raise await from_action_rpc_error(err, client, reference, request.request_id) from err
+        failure = await from_action_rpc_error(err, client, reference, request.request_id)
+        if failure.status_code == 409:
+            # "Closed" or "ended" says that the case exists: its own areas only are told so,
+            # another area gets the 404 of an unknown case.
+            await read_case_file(client, reference, actor)
+        raise failure from err
     if result.repeated:
         entry = result.entry or await asyncio.to_thread(_entry_by_version, engine, reference,
                                                         result.version)

@@ -4,15 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.auth import issue_token, verify_password
+from api.auth import issue_token
 from api.deps import SessionDep, SettingsDep
-from models.case import Actor
-from models.enums import Role
-from models.tables import UserRow
+from api.login import authenticate
 
 router = APIRouter(tags=["system"])
 
@@ -48,23 +46,12 @@ async def ready(request: Request) -> Any:
     return {"status": "ready", "checks": checks}
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post("/auth/token", response_model=Token,
+             responses={401: {"description": "Wrong username or password."},
+                        429: {"description": "Too many sign-in attempts for the account or from "
+                                             "the address; Retry-After says when to try again."}})
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
-          settings: SettingsDep) -> Token:
-    """Exchange a local user's name and password for a bearer token."""
-    wrong = HTTPException(401, detail={"rule": "AUTH", "message": "Wrong username or password."})
-    # No username holds a NUL, and PostgreSQL cannot even compare text that does (a 500).
-    if "\x00" in form.username:
-        raise wrong
-    user = session.get(UserRow, form.username)
-    if user is None or not user.active or not verify_password(form.password, user.password_hash):
-        raise wrong
-    try:
-        actor = Actor(user_id=user.username, role=user.role, area=user.area)
-    except ValidationError as err:
-        raise HTTPException(403, detail={"rule": "AUTH", "message": (
-            "This account's role or area is not valid; ask an administrator to correct it.")}) from err
-    if actor.role is Role.SYSTEM:  # the service's own role: a token carrying it is refused anyway
-        raise HTTPException(403, detail={"rule": "AUTH", "message": (
-            "This account has the service's own role, which no user may hold.")})
+          settings: SettingsDep, request: Request) -> Token:
+    """Exchange a local user's name and password for a bearer token (throttled: api/login.py)."""
+    actor = authenticate(request, session, settings, form.username, form.password)
     return Token(access_token=issue_token(settings, actor))
