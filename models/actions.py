@@ -33,9 +33,17 @@ from models.people import (
     VictimPersonalStatement,
 )
 
+# Every piece of free text an action carries is at most this long (a field may set less):
+# one action, with its reasons, stays far below Temporal's payload limit.
+TEXT_LIMIT = 5000
 
-class _Action(BaseModel):
-    model_config = {"extra": "forbid"}
+
+class _Text(BaseModel):
+    model_config = {"str_max_length": TEXT_LIMIT}
+
+
+class _Action(_Text):
+    model_config = {"extra": "forbid", "str_max_length": TEXT_LIMIT}
 
 
 class ForComplainant(_Action):
@@ -179,7 +187,7 @@ class RecordHistoryConsidered(_Action):
     history: HistoryConsidered
 
 
-class NewActionPlanItem(BaseModel):
+class NewActionPlanItem(_Text):
     item_id: str = Field(min_length=1, max_length=64)
     description: str = Field(min_length=1)
     due_on: date
@@ -219,7 +227,7 @@ class RecordFurtherEvidence(_Action):
 
 
 # --- case preparation (§5) ----------------------------------------------------------------
-class WithdrawalStatement(BaseModel):
+class WithdrawalStatement(_Text):
     """§5.3: every point of the complainant's written statement."""
 
     reasons: str | None = None
@@ -230,7 +238,7 @@ class WithdrawalStatement(BaseModel):
     civil_action: str | None = None
 
 
-class OfficerReport(BaseModel):
+class OfficerReport(_Text):
     """§5.4: every point of the officer's report on a withdrawal."""
 
     views_on_case: str | None = None
@@ -292,7 +300,7 @@ class RecordComplainantPleaViews(_Action):
     views: str = Field(min_length=1)
 
 
-class LesserPleaReasons(BaseModel):
+class LesserPleaReasons(_Text):
     """§7.2: the points a prosecutor must have regard to."""
 
     complainant_views: str | None = None
@@ -347,7 +355,7 @@ class ApplyRestrainingOrder(_Action):
     draft: list[DraftProhibition] = Field(min_length=1)
 
 
-class NewOrder(BaseModel):
+class NewOrder(_Text):
     protected_person_id: str
     conditions: list[str] = Field(min_length=1)
     made_on: date

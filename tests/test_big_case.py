@@ -12,8 +12,13 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from tests.api_steps import Handler, new_reference
-from workflows.case import case_workflow_id
+from core.settings import Settings
+from core.temporal import execute_action
+from models.actions import ActionRequest, CaseWorkflowInput, NewCase
+from models.case import Actor
+from models.enums import Role
+from tests.api_steps import Handler, new_case_body, new_reference
+from workflows.case import CaseWorkflow, case_workflow_id
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(900)]
 
@@ -123,3 +128,28 @@ async def test_a_case_takes_3000_long_actions_back_to_back_once_each_and_keeps_r
     assert largest_event < PAYLOAD_LIMIT
     # The answer stays small: the action's own text and a few hundred bytes more.
     assert largest_answer < 3 * REASONS_CHARS
+
+
+async def test_a_request_id_applied_in_an_earlier_run_is_answered_with_its_first_answer(
+        client: Client, worker: None, settings: Settings) -> None:
+    """The workflow remembers the request ids it applied across continue-as-new (the read
+    model is not asked here: the update goes straight to the workflow)."""
+    reference = new_reference("RUNS")
+    handle = await client.start_workflow(
+        CaseWorkflow.run, CaseWorkflowInput(
+            new_case=NewCase.model_validate(new_case_body(reference)),
+            index_search_attributes=False, max_history_events=40,
+            projection_backstop_seconds=1, bounded_runs=True),
+        id=case_workflow_id(reference), task_queue=settings.task_queue)
+    officer = Actor(user_id="officer_in_case-north", role=Role.OFFICER_IN_CASE, area="north")
+
+    def request(n: int) -> ActionRequest:
+        return ActionRequest(request_id=f"{reference}:{n}", actor=officer, action={
+            "kind": "record_new_incident", "description": f"incident {n}"})
+
+    first = [await execute_action(handle, request(n)) for n in range(30)]
+    first_run = handle.first_execution_run_id
+    assert (await handle.describe()).run_id != first_run, "continued as new on the way"
+    again = await execute_action(handle, request(0))
+    assert again.repeated and again.version == first[0].version
+    assert (await handle.query(CaseWorkflow.snapshot)).version == first[-1].version

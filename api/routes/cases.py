@@ -5,7 +5,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Body,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, or_
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +31,7 @@ from temporalio.service import RPCError
 
 from api import audit
 from api.auth import CurrentUser
+from api.busy import RETRY_AFTER_SECONDS
 from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import (
@@ -169,8 +180,13 @@ async def read_history(
         pending = await handle.query(CaseWorkflow.unprojected)
     except RPCError as err:
         raise from_rpc_error(err, reference) from err
-    stored = await asyncio.to_thread(_history_page, http.app.state.engine, reference, after,
-                                     limit + 1)
+    try:
+        stored = await asyncio.to_thread(_history_page, http.app.state.engine, reference, after,
+                                         limit + 1)
+    except SQLAlchemyError as err:
+        raise HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, detail={
+            "rule": "UNAVAILABLE", "message": "The case database is unreachable; the case's "
+            "history is unavailable for now. Its facts and actions still work."}) from err
     page, more = with_pending(stored, pending, after, limit)
     if more:
         response.headers["X-Next-After"] = str(page[-1].version)
