@@ -21,7 +21,8 @@ from bench.report import Results
 from bench.run import Config, Run, log
 from bench.stack import ROOT, running_stack
 
-PHASES = ["latency", "throughput", "breakdown", "lists", "memory", "years"]
+# memory stops the API, the workers and the first Temporal server: what needs them runs before.
+PHASES = ["latency", "throughput", "breakdown", "lists", "bigcase", "memory", "years"]
 
 
 def main() -> int:

