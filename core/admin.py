@@ -85,6 +85,16 @@ def rebuild(extra_filter: str | None) -> int:
     return 1 if failed else 0
 
 
+def move_cases(extra_filter: str | None) -> int:
+    from core.move_cases import continue_cases_as_new
+
+    async def run() -> int:
+        return await continue_cases_as_new(await connect(get_settings()), extra_filter)
+
+    print(f"asked {asyncio.run(run())} running case(s) to continue as new")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cases-admin")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     read_model.add_argument("--filter", help="a visibility query narrowing the cases, e.g. "
                                              "\"CaseArea='north'\"")
     commands.add_parser("verify-audit", help="check the audit log's hash chain; exit 1 if broken")
+    move = commands.add_parser(
+        "continue-cases-as-new", help="move running cases onto bounded runs (docs/versioning.md)")
+    move.add_argument("--filter", help="a visibility query narrowing the cases")
     args = parser.parse_args(argv)
     if args.command == "create-user":
         try:
@@ -117,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return rebuild(args.filter)
     elif args.command == "verify-audit":
         return verify_audit()
+    elif args.command == "continue-cases-as-new":
+        return move_cases(args.filter)
     return 0
 
 

@@ -506,6 +506,9 @@ class CaseWorkflowInput(BaseModel):
     # once in any run.
     unprojected: list[HistoryEntry] = Field(default_factory=list)
     applied_requests: dict[str, int] = Field(default_factory=dict)
+    # Work the loop had not done yet: linked cases to open, a suspect search due.
+    pending_linked_cases: list["NewCase"] = Field(default_factory=list)
+    link_search_due: bool = False
 
 
 class ProjectionInput(BaseModel):

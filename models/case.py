@@ -379,6 +379,11 @@ class CaseFacts(BaseModel):
     breaches: int = 0
 
 
+def orders_made(case: CaseFile) -> int:
+    """Every order the case has made (the file keeps only the latest ended ones)."""
+    return max(case.recorded.get("orders_made", 0), len(case.orders))
+
+
 def case_facts(case: CaseFile) -> CaseFacts:
     return CaseFacts(
         reference=case.reference, police_area=case.police_area, cps_area=case.cps_area,
@@ -390,6 +395,6 @@ def case_facts(case: CaseFile) -> CaseFacts:
         overdue=any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines
                     if d.deadline_id in case.deadline_marks),
         # Counted over the case's whole life: the file keeps only the latest orders and breaches.
-        orders_made=max(case.recorded.get("orders_made", 0), len(case.orders)),
+        orders_made=orders_made(case),
         breaches=max(case.recorded.get("report_order_breach", 0),
                      sum(1 for i in case.incidents if i.kind == "order_breach")))

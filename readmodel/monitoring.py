@@ -69,7 +69,7 @@ def project_deadlines(session: Session, case: CaseFile) -> None:
         session.add(row)
 
 
-def case_facts(case: CaseFile) -> list[FactRow]:
+def report_facts(case: CaseFile) -> list[FactRow]:
     """The dated facts the reports count beyond the history rows: charging decisions and each
     offence charged, orders made, and how each prosecution ended."""
     ref = case.reference
@@ -115,7 +115,7 @@ def project_entry_facts(session: Session, reference: str, entries: list[HistoryE
 def project_facts(session: Session, case: CaseFile) -> None:
     """Insert the facts not yet recorded; facts are immutable once dated."""
     known = set(session.exec(select(FactRow.fact_id).where(FactRow.reference == case.reference)))
-    for fact in case_facts(case):
+    for fact in report_facts(case):
         if fact.fact_id not in known:
             session.add(fact)
 

@@ -52,8 +52,19 @@ def write_entries(session: Session, reference: str, entries: list[HistoryEntry])
     stored = set(session.exec(select(HistoryRow.version).where(
         col(HistoryRow.reference) == reference, col(HistoryRow.version).in_(versions))))
     new = [e for e in entries if e.version not in stored]
+    ids = [e.request_id for e in new if e.request_id]
+    taken = set(session.exec(select(HistoryRow.request_id).where(
+        col(HistoryRow.reference) == reference, col(HistoryRow.request_id).in_(ids)))) \
+        if ids else set()
     for entry in new:
-        session.add(history_row(reference, entry))
+        row = history_row(reference, entry)
+        if row.request_id in taken:
+            # A retry the service could not recognise (an id older than the workflow's memory,
+            # while this database was unreachable) was applied again: both entries are kept.
+            log.warning("request applied twice", extra={"reference": reference,
+                                                        "version": entry.version})
+            row.request_id = None
+        session.add(row)
     project_entry_facts(session, reference, new)
     return len(new)
 

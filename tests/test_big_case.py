@@ -10,14 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from core.move_cases import continue_cases_as_new
 from core.settings import Settings
 from core.temporal import execute_action
 from models.actions import ActionRequest, CaseWorkflowInput, NewCase
 from models.case import Actor
 from models.enums import Role
+from readmodel.history import history_page
 from tests.api_steps import Handler, new_case_body, new_reference
+from tests.conftest import eventually
 from workflows.case import CaseWorkflow, case_workflow_id
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(900)]
@@ -153,3 +157,47 @@ async def test_a_request_id_applied_in_an_earlier_run_is_answered_with_its_first
     again = await execute_action(handle, request(0))
     assert again.repeated and again.version == first[0].version
     assert (await handle.query(CaseWorkflow.snapshot)).version == first[-1].version
+
+
+async def test_a_case_started_before_bounded_runs_moves_onto_them_when_asked(
+        client: Client, worker: None, settings: Settings, engine: Any) -> None:
+    """docs/versioning.md: `cases-admin continue-cases-as-new` moves a run of the earlier shape
+    (no bounded_runs) onto bounded runs; its facts, history and request ids travel with it."""
+    reference = new_reference("MOVE")
+    handle = await client.start_workflow(
+        CaseWorkflow.run, CaseWorkflowInput(
+            new_case=NewCase.model_validate(new_case_body(reference)),
+            index_search_attributes=False, projection_backstop_seconds=30),
+        id=case_workflow_id(reference), task_queue=settings.task_queue)
+    officer = Actor(user_id="officer_in_case-north", role=Role.OFFICER_IN_CASE, area="north")
+
+    def request(n: int) -> ActionRequest:
+        return ActionRequest(request_id=f"{reference}:{n}", actor=officer, action={
+            "kind": "record_new_incident", "description": f"incident {n}"})
+
+    before = [await execute_action(handle, request(n)) for n in range(3)]
+
+    async def moved() -> Any:
+        signalled = await continue_cases_as_new(client, f"WorkflowId = '{handle.id}'")
+        described = await handle.describe()
+        return signalled and described.run_id != handle.first_execution_run_id
+
+    await eventually(moved)
+    current = client.get_workflow_handle(handle.id)
+    started = (await current.fetch_history()).events[0]
+    payload = started.workflow_execution_started_event_attributes.input.payloads
+    [carried] = await client.data_converter.decode(payload, [CaseWorkflowInput])
+    assert carried.bounded_runs and carried.carried_over is not None
+    assert carried.carried_over.version == before[-1].version
+    again = await execute_action(current, request(0))
+    assert again.repeated and again.version == before[0].version
+    after = await execute_action(current, request(3))
+    assert after.version == before[-1].version + 1
+    entries = await eventually(lambda: _all_stored(engine, reference, after.version))
+    assert [e.action for e in entries][1:] == ["record_new_incident"] * 4
+
+
+def _all_stored(engine: Any, reference: str, version: int) -> Any:
+    with Session(engine) as session:
+        entries = history_page(session, reference, 0, 1000)
+    return entries if len(entries) == version else None

@@ -53,6 +53,9 @@ REFUSAL_ERROR_TYPE = "ProtocolRefusal"
 # UNPROJECTED_LIMIT: actions are refused as busy (503) until it is back, never dropped.
 BUSY_ERROR_TYPE = "ReadModelBehind"
 UNPROJECTED_LIMIT = 500
+UNPROJECTED_LIMIT_CHARS = 1_000_000
+# What may travel on at continue-as-new; more is projected first (a payload stays small).
+CARRY_OVER_CHARS = 100_000
 # Entries waiting for the read model past this many are written at once, backstop or not.
 PROJECT_AT_ONCE = 100
 # One projection activity carries at most this much history text (payload size, not count).
@@ -83,7 +86,7 @@ class CaseWorkflow:
     @workflow.init
     def __init__(self, start: CaseWorkflowInput) -> None:
         # The case is built here so that an update arriving with the start already sees it.
-        self._pending_linked_cases: list[NewCase] = []
+        self._pending_linked_cases: list[NewCase] = list(start.pending_linked_cases)
         self._index = start.index_search_attributes
         self._max_history_events = start.max_history_events
         self._projected_version = 0
@@ -95,6 +98,7 @@ class CaseWorkflow:
         self._armed_wake: datetime | None = None  # when the loop's own timer fires
         self._bounded = start.bounded_runs
         self._updates_this_run = 0
+        self._move_requested = False  # an operator asked it onto bounded runs
         self._unprojected: list[HistoryEntry] = list(start.unprojected)
         self._applied: dict[str, int] = dict(start.applied_requests)
         if start.carried_over is not None:
@@ -113,7 +117,7 @@ class CaseWorkflow:
             self._projected_version = (self._unprojected[0].version - 1 if self._unprojected
                                        else self._case.version)
         # P3.8 (AUTO): search for the same suspect on creation (and referral, charging review).
-        self._link_search_due = start.carried_over is None
+        self._link_search_due = start.carried_over is None or start.link_search_due
         self._link_search_retry_at: datetime | None = None
         self._refresh_deadlines()
 
@@ -133,9 +137,13 @@ class CaseWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._idle():
                     return self.case
-            if self._history_too_long() and (self._bounded or self._idle()):
+            if (self._history_too_long() or self._move_requested) \
+                    and (self._bounded or self._idle()):
                 # Every handler has run to its end (they are synchronous), so nothing accepted
-                # is left behind; what is not yet projected travels on.
+                # is left behind; what is not yet projected travels on, kept small.
+                while self._bounded and _chars(self._unprojected) > CARRY_OVER_CHARS:
+                    await self._project()
+                await self._start_linked_cases()
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
             wake = self._armed_wake = self._next_wake()
@@ -157,7 +165,7 @@ class CaseWorkflow:
             if refusal is not None:
                 raise _refusal_error(refusal)
         before = {d.deadline_id for d in self.case.deadlines}
-        applied = lifecycle.apply(self.case, request, workflow.now())
+        applied = lifecycle.apply(self.case, request, workflow.now(), bounded=self._bounded)
         self._case = applied.case
         self._record(applied.entry)
         self._after_action(request)
@@ -173,7 +181,8 @@ class CaseWorkflow:
     def validate_act(self, request: ActionRequest) -> None:
         if request.request_id in self._applied:
             return  # a retry of an applied request: answered with its first answer
-        if self._bounded and len(self._unprojected) >= UNPROJECTED_LIMIT:
+        if self._bounded and (len(self._unprojected) >= UNPROJECTED_LIMIT
+                              or _chars(self._unprojected) >= UNPROJECTED_LIMIT_CHARS):
             raise ApplicationError(
                 "The case's history is waiting for the read model; try again shortly.",
                 type=BUSY_ERROR_TYPE, non_retryable=True)
@@ -184,6 +193,12 @@ class CaseWorkflow:
     @workflow.query(name="case")
     def snapshot(self) -> CaseFile:
         return self.case
+
+    @workflow.signal(name="continue_as_new")
+    def continue_as_new_now(self) -> None:
+        """`cases-admin continue-cases-as-new`: continue as new at the next idle moment. A run
+        started before bounded runs existed moves onto them this way (docs/versioning.md)."""
+        self._move_requested = True
 
     @workflow.query(name="unprojected")
     def unprojected(self) -> list[HistoryEntry]:
@@ -264,6 +279,8 @@ class CaseWorkflow:
             return True
         if self.case.state is CaseState.CLOSED and not self.case.deadlines:
             return True
+        if self._move_requested:
+            return True
         if self._backstop_seconds is None:
             return not self._idle()
         if self._pending_linked_cases or self._backstop_due:
@@ -341,6 +358,7 @@ class CaseWorkflow:
                 and (passes is None or passes > 0):
             passes = None if passes is None else passes - 1
             snapshot, marks = self.case, self._marks_key()
+            met = {k: m.met_at for k, m in snapshot.deadline_marks.items() if m.met_at}
             entries = [e for e in self._unprojected if e.version <= snapshot.version]
             if self._bounded:
                 await self._project_missing(snapshot, entries)
@@ -350,7 +368,7 @@ class CaseWorkflow:
             self._projected_version, self._projected_marks = snapshot.version, marks
             self._unprojected = [e for e in self._unprojected if e.version > snapshot.version]
             if self._bounded:
-                self._forget_met_marks()
+                self._forget_met_marks(met)
 
     async def _project_missing(self, snapshot: CaseFile, entries: list[HistoryEntry]) -> None:
         """Write the entries the read model lacks (the API wrote most), in chunks of bounded
@@ -374,11 +392,14 @@ class CaseWorkflow:
             "project_case", projection, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=PROJECTION_RETRY)
 
-    def _forget_met_marks(self) -> None:
-        """Met deadlines are in the read model now: their marks need not be kept."""
+    def _forget_met_marks(self, projected: dict[str, datetime]) -> None:
+        """Marks the read model now holds as met need not be kept (those met since the
+        snapshot wait for the next projection)."""
         marks = self.case.deadline_marks
-        for deadline_id in [k for k, m in marks.items() if m.met_at is not None]:
-            del marks[deadline_id]
+        for deadline_id, met_at in projected.items():
+            mark = marks.get(deadline_id)
+            if mark is not None and mark.met_at == met_at:
+                del marks[deadline_id]
         self._projected_marks = self._marks_key()
 
     def _marks_key(self) -> tuple[object, ...]:
@@ -422,7 +443,7 @@ class CaseWorkflow:
                 and not case.orders_in_force(now.astimezone(LONDON).date()):
             applied = lifecycle.apply(case, ActionRequest(
                 request_id=f"order-expiry-{case.version}", actor=self._system_actor(),
-                action=CloseCase(outcome=Outcome.ORDER_EXPIRED)), now)
+                action=CloseCase(outcome=Outcome.ORDER_EXPIRED)), now, bounded=self._bounded)
             self._case = applied.case
             self._record(applied.entry)
 
@@ -535,15 +556,18 @@ class CaseWorkflow:
         return Actor(user_id="service", role=Role.SYSTEM, area=self.case.police_area)
 
     def _carry_over(self) -> CaseWorkflowInput:
-        # Met deadlines are in the history already; only live marks travel on.
         case = self.case.model_copy(deep=True)
-        case.deadline_marks = {k: v for k, v in case.deadline_marks.items() if v.met_at is None}
+        if not self._bounded:  # it continued only when idle: met marks were projected
+            case.deadline_marks = {k: v for k, v in case.deadline_marks.items()
+                                   if v.met_at is None}
         # Every run after this one is bounded: a new run has no recorded history to keep to.
         return CaseWorkflowInput(carried_over=case, index_search_attributes=self._index,
                                  max_history_events=self._max_history_events,
                                  projection_backstop_seconds=self._backstop_seconds,
                                  bounded_runs=True, unprojected=self._unprojected,
-                                 applied_requests=self._applied)
+                                 applied_requests=self._applied,
+                                 pending_linked_cases=self._pending_linked_cases,
+                                 link_search_due=self._link_search_due)
 
     def _upsert_search_attributes(self) -> None:
         case = self.case
@@ -563,12 +587,18 @@ class CaseWorkflow:
         ])
 
 
+def _chars(entries: list[HistoryEntry]) -> int:
+    """About how much text the entries hold (their size as a payload)."""
+    return sum(len(e.summary) + len(e.reasons or "") + len(e.detail or "") + 300
+               for e in entries)
+
+
 def _chunks(entries: list[HistoryEntry]) -> list[list[HistoryEntry]]:
     """Entries in runs of at most PROJECTION_CHUNK_CHARS of text (at least one each)."""
     chunks: list[list[HistoryEntry]] = []
     size = 0
     for entry in entries:
-        length = len(entry.summary) + len(entry.reasons or "") + len(entry.detail or "") + 300
+        length = _chars([entry])
         if not chunks or size + length > PROJECTION_CHUNK_CHARS:
             chunks.append([])
             size = 0

@@ -30,6 +30,7 @@ from models.case import (
     ThresholdEvidence,
     Withdrawal,
     WitnessSummons,
+    orders_made,
 )
 from models.enums import (
     POLICE_ROLES,
@@ -415,7 +416,7 @@ def _new_order(
     case: CaseFile, spec: a.NewOrder, now: datetime, replaces: str | None = None
 ) -> RestrainingOrder:
     # Numbered by every order the case has made: the file keeps only the latest ended ones.
-    number = max(case.recorded.get("orders_made", 0), len(case.orders)) + 1
+    number = orders_made(case) + 1
     case.recorded["orders_made"] = number
     return RestrainingOrder(
         order_id=f"{case.reference}-RO{number}",

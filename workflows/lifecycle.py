@@ -200,19 +200,26 @@ PERSONAL_INPUT = frozenset({"add_complainant", "add_suspect", "record_contact_de
                             "record_address_change"})
 
 
-def apply(case: CaseFile, request: a.ActionRequest, now: datetime) -> Applied:
-    """The case after the (already checked) action, and the action's history entry."""
+def apply(case: CaseFile, request: a.ActionRequest, now: datetime,
+          bounded: bool = True) -> Applied:
+    """The case after the (already checked) action, and the action's history entry.
+
+    `bounded` keeps the file to what the guards and deadlines read (workflows/retention.py);
+    runs recorded before bounded runs existed keep every record, as they did.
+    """
     after = deepcopy(case)
     kind = request.action.kind
-    next_state, summary = EFFECTS[kind](after, request.action, request.actor, now)
+    reasons, detail = recorded_text(request)  # before the effect: the file may clip its copy
+    action = request.action.model_copy(deep=True)  # the file never shares the request's objects
+    next_state, summary = EFFECTS[kind](after, action, request.actor, now)
     before_state = case.state
     if next_state is not None and next_state is not before_state:
         after.state = next_state
         after.state_since = now
     after.version += 1
     after.recorded[kind] = after.recorded.get(kind, 0) + 1
-    keep_bounded(after, now)
-    reasons, detail = recorded_text(request)
+    if bounded:
+        keep_bounded(after, now)
     entry = HistoryEntry(
         version=after.version, at=now, actor=request.actor, action=kind, summary=summary,
         reasons=reasons, detail=detail, request_id=request.request_id,

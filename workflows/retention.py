@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from models.case import CaseFile
+from workflows.calendar import at_local
 
 # The latest records of one kind kept in the file: enough to show what is current.
 KEEP_LATEST = 10
@@ -45,15 +46,33 @@ def latest_keys(mapping: dict[str, T], keep: int = KEEP_LATEST * 2) -> dict[str,
     return dict(list(mapping.items())[-keep:])
 
 
+# Free text in a kept record: its beginning (the whole is in the action's history entry).
+CLIP = 500
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= CLIP else text[:CLIP - 1] + "…"
+
+
 def keep_bounded(case: CaseFile, now: datetime) -> None:
     """Trim every growing record of the case to what the guards and deadlines read."""
-    case.incidents = latest_per(case.incidents, lambda i: i.kind)
+    # P3.7: the first incident after each complainant's latest assessment dates the review.
+    firsts = set()
+    for person in case.complainants:
+        latest_risk = person.latest_risk()
+        if latest_risk is not None:
+            since = latest_risk.recorded_at or at_local(latest_risk.assessed_on)
+            first = next((i for i in case.incidents if i.at > since), None)
+            if first is not None:
+                firsts.add(id(first))
+    kept = {id(i) for i in latest_per(case.incidents, lambda i: i.kind)}
+    case.incidents = [i for i in case.incidents if id(i) in kept or id(i) in firsts]
     case.notices = latest_per(case.notices, lambda n: (n.complainant_id, n.topic), keep=1)
     case.conduct = latest(case.conduct)
     case.breach_actions = latest(case.breach_actions)
-    case.withdrawals = latest(case.withdrawals)
-    case.safety_checks = latest(case.safety_checks)
-    case.witness_summonses = latest(case.witness_summonses)
+    case.withdrawals = latest_per(case.withdrawals, lambda w: w.complainant_id)
+    case.safety_checks = latest_per(case.safety_checks, lambda c: c.complainant_id)
+    case.witness_summonses = latest_per(case.witness_summonses, lambda w: w.complainant_id)
     case.decisions = latest(case.decisions)
     case.linked_cases = latest(case.linked_cases, keep=KEEP_LATEST * 10)
     # One entry per offence and setting (online or not): the guards read which offences.
@@ -75,9 +94,37 @@ def keep_bounded(case: CaseFile, now: datetime) -> None:
     if len(ended) > KEEP_LATEST:
         dropped = {id(o) for o in ended[:-KEEP_LATEST]}
         case.orders = [o for o in case.orders if id(o) not in dropped]
+    _clip_texts(case)
     for person in case.complainants:
         person.risk_assessments = latest(person.risk_assessments)
         person.support_referrals = latest(person.support_referrals)
         # The first statement and the latest addenda: P6.7 and P6.8 read both.
         if len(person.vps) > KEEP_LATEST:
             person.vps = [person.vps[0], *person.vps[-(KEEP_LATEST - 1):]]
+
+
+def _clip_texts(case: CaseFile) -> None:
+    """The free text of kept records, to its beginning: no guard or deadline reads it, and an
+    action may carry 5,000 characters of it into a file that keeps ten of each record."""
+    for incident in case.incidents:
+        incident.description = clip(incident.description)
+    for conduct in case.conduct:
+        conduct.description = clip(conduct.description)
+    for action in case.breach_actions:
+        action.action_taken = clip(action.action_taken)
+        action.further_offences_considered = clip(action.further_offences_considered)
+        action.threshold_test_considered = clip(action.threshold_test_considered)
+    for withdrawal in case.withdrawals:
+        withdrawal.statement = {k: clip(v) for k, v in withdrawal.statement.items()}
+        withdrawal.officer_report = {k: clip(v) for k, v in withdrawal.officer_report.items()}
+    for check in case.safety_checks:
+        check.sources = clip(check.sources)
+    for summons in case.witness_summonses:
+        summons.reason = clip(summons.reason)
+    for item in case.evidence_checklist.values():
+        item.note = clip(item.note)
+    case.suspect_account = {k: clip(v) for k, v in case.suspect_account.items()}
+    for offence in case.candidate_offences:
+        offence.note = clip(offence.note)
+    for decision in case.decisions:
+        decision.reasons = clip(decision.reasons)

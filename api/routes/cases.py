@@ -42,7 +42,7 @@ from api.errors import (
     try_again,
 )
 from api.examples import openapi_examples
-from api.redaction import sees_contact_details, visible_case, visible_history
+from api.redaction import WITHHELD, sees_contact_details, visible_case, visible_history
 from core.temporal import execute_action
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
@@ -266,14 +266,20 @@ async def _as_seen_by(answer: ActionResponse, client: Client, reference: str,
     complainant never sees a contact detail, even one it typed itself."""
     if answer.entry is None or sees_contact_details(actor):
         return answer
-    case = await read_case_file(client, reference, actor)
+    try:
+        case = await read_case_file(client, reference, actor)
+    except HTTPException:
+        # The action stands; without the case to scrub against, its free text is withheld.
+        withheld = answer.entry.model_copy(update={"reasons": WITHHELD, "detail": None})
+        return answer.model_copy(update={"entry": withheld})
     [entry] = visible_history([answer.entry], case, actor)
     return answer.model_copy(update={"entry": entry})
 
 
 def _applied_before(engine: Engine, reference: str, request_id: str) -> HistoryEntry | None:
     """The entry a request id already made, if the read model holds it. When the database is
-    down this is not known here; the workflow still recognises its latest ids."""
+    down this is not known here: the workflow still recognises its latest 1,000 ids, and an
+    older one applied again is kept as a second entry (readmodel/projection.py)."""
     try:
         with Session(engine) as session:
             return entry_by_request(session, reference, request_id)
@@ -282,8 +288,11 @@ def _applied_before(engine: Engine, reference: str, request_id: str) -> HistoryE
 
 
 def _entry_by_version(engine: Engine, reference: str, version: int) -> HistoryEntry | None:
-    with Session(engine) as session:
-        return entry_by_version(session, reference, version)
+    try:
+        with Session(engine) as session:
+            return entry_by_version(session, reference, version)
+    except SQLAlchemyError:
+        return None  # the repeat is answered with its version and state alone
 
 
 def _action_response(request_id: str, entry: HistoryEntry | None, result: ActionResult | None,
