@@ -9,7 +9,11 @@ attribute, but only where its dynamic config enables it: the dev server left it 
 40 failed attempts when checked, so the attempts are what we rely on, and the attribute's text
 is kept when present.) The sweep runs from a Temporal Schedule
 (workflows/sweep.py) every CASES_SWEEP_INTERVAL_SECONDS; the stuck list then reads the table,
-never the workflows.
+never the workflows one by one.
+
+Each sweep also records the case workflows that ended without closing their case (terminated,
+failed, timed out, cancelled: core/ended_cases.py). Those alerts are not cleared for being
+unseen among the running cases: only once the case's workflow runs again.
 """
 
 import asyncio
@@ -36,6 +40,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
+from core.ended_cases import ENDED_KIND, record_ended
 from core.settings import Settings
 from models.monitoring import AlertRow
 from readmodel.monitoring import scrub_failure
@@ -112,15 +117,18 @@ class Sweeper:
             return await self._alerts_of(desc)
 
     async def sweep(self) -> int:
-        """Sweep every running case once; returns how many alerts are open afterwards."""
+        """Sweep every running case once, and every case whose workflow ended without closing
+        it; returns how many alerts are open afterwards."""
         gate = asyncio.Semaphore(CONCURRENT_DESCRIBES)
         tasks = [self._describe(wf.id, wf.run_id, gate)
                  async for wf in self._client.list_workflows(RUNNING_CASES)]
         alerts = [a for found in await asyncio.gather(*tasks) for a in found]
-        return await asyncio.to_thread(self._save, alerts)
+        ended = await record_ended(self._client, self._engine, refresh=True)
+        return await asyncio.to_thread(self._save, alerts, len(ended))
 
-    def _save(self, alerts: list[AlertRow]) -> int:
-        """Open or refresh what was seen; clear what was not seen this time."""
+    def _save(self, alerts: list[AlertRow], ended: int = 0) -> int:
+        """Open or refresh what was seen; clear what was not seen this time (an ended
+        workflow's alert is record_ended's to clear)."""
         now = datetime.now(UTC)
         seen = {(a.reference, a.alert_id) for a in alerts}
         with Session(self._engine) as session:
@@ -133,13 +141,14 @@ class Sweeper:
                     setattr(row, key, getattr(alert, key))
                 row.last_seen = now
                 session.add(row)
-            for row in session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None))):
+            for row in session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None),
+                                                           col(AlertRow.kind) != ENDED_KIND)):
                 if (row.reference, row.alert_id) not in seen:
                     row.cleared_at = now
                     session.add(row)
             session.commit()
-        log.info("sweep: %d open alert(s)", len(seen))
-        return len(seen)
+        log.info("sweep: %d open alert(s), %d ended workflow(s)", len(seen), ended)
+        return len(seen) + ended
 
     @activity.defn(name=SWEEP_ACTIVITY)
     async def sweep_activity(self) -> int:

@@ -1,11 +1,12 @@
 """The one place where refusals and Temporal failures become HTTP answers."""
 
 from fastapi import HTTPException
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.busy import RETRY_AFTER_SECONDS, is_transient
+from core.ended_cases import ENDED_STATUSES
 from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
 
 # A refusal's rule decides its status: another area's case is 404 (as if unknown), who may
@@ -18,13 +19,9 @@ def not_found(reference: str) -> HTTPException:
     """The answer for an unknown case, and for another area's case: the two look the same."""
     return refusal_http("NOT_FOUND", f"No case {reference}.")
 
-# How a case's workflow ended, when it did not end by closing the case.
-ENDED_ABNORMALLY = {
-    WorkflowExecutionStatus.TERMINATED: "terminated",
-    WorkflowExecutionStatus.FAILED: "failed",
-    WorkflowExecutionStatus.TIMED_OUT: "timed out",
-    WorkflowExecutionStatus.CANCELED: "cancelled",
-}
+# How a case's workflow ended, when it did not end by closing the case: the words the stuck
+# list uses too (core/ended_cases.py).
+ENDED_ABNORMALLY = ENDED_STATUSES
 
 
 def refusal_http(rule: str, message: str) -> HTTPException:

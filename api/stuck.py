@@ -8,6 +8,10 @@ asking the workflows one by one:
 - failing_activity: a notification delivery failing on an open deadline (the workflow marks
   it), or an activity the sweeper saw failing attempt after attempt (stuck_alerts).
 - failing_workflow_task: the sweeper saw the workflow's own task failing (stuck_alerts).
+- workflow_ended: the case's workflow was terminated, failed, timed out or was cancelled
+  without closing the case (stuck_alerts, core/ended_cases.py; GET /cases/stuck records the
+  area's before it answers). Nobody can act on it until an administrator restores it: the
+  administrator's move.
 """
 
 from collections.abc import Collection
@@ -22,6 +26,7 @@ from sqlalchemy import select as columns  # any number of columns, read as plain
 from sqlmodel import Session, col, select
 
 from core.db import aware
+from core.ended_cases import ENDED_KIND
 from core.service_levels import STATE_OWNER
 from models.enums import CaseState, Role
 from models.monitoring import AlertRow, DeadlineRow
@@ -33,6 +38,7 @@ class Reason(StrEnum):
     OVERDUE_DEADLINE = "overdue_deadline"
     FAILING_ACTIVITY = "failing_activity"
     FAILING_WORKFLOW_TASK = "failing_workflow_task"
+    WORKFLOW_ENDED = "workflow_ended"
 
 
 REASON_LABELS = {
@@ -40,6 +46,7 @@ REASON_LABELS = {
     Reason.OVERDUE_DEADLINE: "Overdue deadline",
     Reason.FAILING_ACTIVITY: "Failing activity",
     Reason.FAILING_WORKFLOW_TASK: "Failing workflow task",
+    Reason.WORKFLOW_ENDED: "Workflow ended",
 }
 
 Sort = Literal["age", "due"]
@@ -104,7 +111,9 @@ class _Builder:
             overdue = sorted((r for r in case.reasons if r.reason is Reason.OVERDUE_DEADLINE),
                              key=lambda r: r.since or self.now)
             case.earliest_due = overdue[0].since if overdue else None
-            if overdue and overdue[0].owner_role is not None:
+            if any(r.reason is Reason.WORKFLOW_ENDED for r in case.reasons):
+                case.owner_role = Role.ADMIN  # nobody else can act until it is restored
+            elif overdue and overdue[0].owner_role is not None:
                 case.owner_role = overdue[0].owner_role
             elif case.state is not None:
                 case.owner_role = STATE_OWNER[case.state]
@@ -200,6 +209,12 @@ def _alerts(session: Session, area: str, b: _Builder, only: Only) -> None:
         row = alert if alert.case_reference is not None else None
         own = SimpleNamespace(police_area=alert.alert_police_area, state=alert.alert_state,
                               state_since=alert.alert_state_since)
+        if alert.kind == ENDED_KIND:
+            b.add(row, alert.reference, StuckReason(
+                reason=Reason.WORKFLOW_ENDED, since=aware(alert.first_seen),
+                detail=f"workflow {alert.subject or 'ended'}"
+                       + (f": {alert.last_failure}" if alert.last_failure else "")), own)
+            continue
         is_task = alert.kind == Reason.FAILING_WORKFLOW_TASK.value
         what = "workflow task" if is_task else f"activity {alert.subject}"
         b.add(row, alert.reference, StuckReason(
@@ -275,8 +290,9 @@ _DEADLINE_PROBLEM = {
     Reason.OVERDUE_DEADLINE: col(DeadlineRow.escalated_at).is_not(None),
     Reason.FAILING_ACTIVITY: col(DeadlineRow.failing).is_not(None)}
 _ALERT_KINDS: dict[Reason | None, Any] = {
-    None: None, Reason.FAILING_ACTIVITY: col(AlertRow.kind) != _WORKFLOW_TASK,
-    Reason.FAILING_WORKFLOW_TASK: col(AlertRow.kind) == _WORKFLOW_TASK}
+    None: None, Reason.FAILING_ACTIVITY: col(AlertRow.kind).not_in([_WORKFLOW_TASK, ENDED_KIND]),
+    Reason.FAILING_WORKFLOW_TASK: col(AlertRow.kind) == _WORKFLOW_TASK,
+    Reason.WORKFLOW_ENDED: col(AlertRow.kind) == ENDED_KIND}
 
 
 def _open_alerts(reason: Reason | None) -> Any:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # spends its CPU on work that is thrown away. Tasks left waiting on the server time out never.
     worker_workflow_slots: int = 10
 
+    # How long the API waits for a case's workflow to take and answer an action: past it (no
+    # worker polling, every worker busy) the action is answered 503 with its request id, to be
+    # sent again (docs/operations.md).
+    update_timeout_seconds: float = Field(default=30.0, gt=0)
+
     # The API writes the read model from each action's answer; each case's workflow writes it
     # again this many seconds after an action as the durable backstop (when the API could not).
     projection_backstop_seconds: float = 30.0

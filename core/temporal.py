@@ -1,9 +1,11 @@
 """The one place that builds the Temporal client and its data converter."""
 
+import asyncio
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
@@ -42,12 +44,28 @@ _DROPPED_AT_CONTINUE_AS_NEW = ("update was aborted", "not found")
 UPDATE_ATTEMPTS = 3
 
 
-async def execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest) -> ActionResult:
-    """The case workflow's `act` update, sent again if a continue-as-new dropped it."""
+async def execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest,
+                         timeout: timedelta | None = None) -> ActionResult:
+    """The case workflow's `act` update, sent again if a continue-as-new dropped it.
+
+    With a `timeout`, gives up after that long in all (nothing polling the task queue, a worker
+    too busy to take the task) with WorkflowUpdateRPCTimeoutOrCancelledError; the same request
+    id sent again applies it once. The timeout is each call's rpc_timeout and also bounds the
+    whole: the server answers a waiting update every 20 s or so ("admitted, not yet accepted")
+    and the SDK asks again, so a longer rpc_timeout alone would never expire."""
+    try:
+        async with asyncio.timeout(timeout.total_seconds() if timeout else None):
+            return await _execute_action(handle, request, timeout)
+    except TimeoutError as err:  # expired between two calls
+        raise WorkflowUpdateRPCTimeoutOrCancelledError() from err
+
+
+async def _execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest,
+                          timeout: timedelta | None) -> ActionResult:
     for attempt in range(1, UPDATE_ATTEMPTS + 1):
         try:
             return await handle.execute_update("act", request, id=request.request_id,
-                                               result_type=ActionResult)
+                                               result_type=ActionResult, rpc_timeout=timeout)
         except RPCError as err:
             dropped = err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.NOT_FOUND) and \
                 any(text in str(err) for text in _DROPPED_AT_CONTINUE_AS_NEW) and \

@@ -385,14 +385,14 @@ async def test_action_is_allowed_exactly_to_its_roles(
         assert response.json()["detail"]["rule"] not in ("ACCESS", "STATE"), (allowed, response.text)
 
 
-async def test_a_closed_case_of_another_area_answers_as_unknown(
+async def test_an_ended_case_of_another_area_answers_as_unknown(
         api: httpx.AsyncClient, auth: Auth, pool: CasePool, client: Client) -> None:
     reference = await pool.build(S.INVESTIGATION)  # its own: the pool's are shared
     await client.get_workflow_handle(case_workflow_id(reference)).terminate(reason="ended")
     body = {"action": {"kind": "record_new_incident", "description": "calls overnight"}}
     url = f"/cases/{reference}/actions"
+    # Its own area is told its workflow ended (not that it is closed: it was not).
     own = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OWN))
-    # Its own area is told what happened: the workflow ended without closing the case.
     assert own.status_code == 409 and own.json()["detail"]["rule"] == "WORKFLOW_ENDED", own.text
     assert "terminated" in own.json()["detail"]["message"]
     other = await api.post(url, json=body, headers=auth(Role.OFFICER_IN_CASE, OTHER))

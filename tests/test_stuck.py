@@ -290,11 +290,17 @@ async def test_sweeper_records_a_workflow_task_that_keeps_failing(client, engine
                 return session.get(AlertRow, (reference, "workflow_task")) is not None
 
         await eventually(swept, timeout=30)
+        entry = item(await stuck(managers, auth, area), reference)
+        assert entry is not None and reasons(entry) == {"failing_workflow_task"}
         await handle.terminate("test over")
+    # Terminated: no longer running, so its task's alert clears; the case is listed for how its
+    # workflow ended instead.
+    await sweeper.sweep()
+    with Session(engine) as session:
+        cleared = session.get(AlertRow, (reference, "workflow_task"))
+        assert cleared is not None and cleared.cleared_at is not None
     entry = item(await stuck(managers, auth, area), reference)
-    assert entry is not None and reasons(entry) == {"failing_workflow_task"}
-    await sweeper.sweep()  # terminated: no longer running, so the alert clears
-    assert item(await stuck(managers, auth, area), reference) is None
+    assert entry is not None and reasons(entry) == {"workflow_ended"}
 
 
 async def test_sweeper_records_a_failing_projection_and_clears_it(client, engine, settings,
@@ -320,6 +326,7 @@ async def test_sweeper_records_a_failing_projection_and_clears_it(client, engine
 
             # The linked-case search fails first (its five attempts), then the projection.
             alert = await eventually(swept, timeout=90)
+            entry = item(await stuck(managers, auth, area), reference)
             await handle.terminate("test over")
     assert alert.attempts >= settings.stuck_activity_attempts
     # The server keeps a failure only up to a size; a database error with its stack trace is
@@ -327,7 +334,6 @@ async def test_sweeper_records_a_failing_projection_and_clears_it(client, engine
     assert alert.last_failure and ("read model unavailable" in alert.last_failure
                                    or "worker's log" in alert.last_failure)
     assert "[SQL:" not in alert.last_failure
-    entry = item(await stuck(managers, auth, area), reference)
     assert entry is not None and reasons(entry) == {"failing_activity"}
     assert "project_case" in entry["reasons"][0]["detail"]
     assert entry["state"] == "investigation"  # from the search attributes: no case row yet

@@ -56,8 +56,16 @@ def area(engine: Any) -> str:
                     police_area=area, state=state.value, state_since=since,
                     subject="project_case", attempts=5, first_seen=NOW - timedelta(hours=i),
                     last_seen=NOW))
-        for n, kind in enumerate(("failing_workflow_task", "failing_activity")):
-            # The sweeper saw a case failing before its first projection: no case row yet.
+            if i % 17 == 3:  # its workflow terminated (with a case row)
+                session.add(AlertRow(
+                    reference=ref, alert_id=f"workflow_ended:run-{i}", kind="workflow_ended",
+                    police_area=police_area, state=state.value, state_since=since,
+                    subject="terminated", last_failure="by an operator",
+                    first_seen=NOW - timedelta(hours=i), last_seen=NOW))
+        for n, kind in enumerate(("failing_workflow_task", "failing_activity",
+                                  "workflow_ended")):
+            # The sweeper saw a case failing, or its workflow ended, before its first projection:
+            # no case row yet.
             session.add(AlertRow(
                 reference=f"PG-{area[-8:].upper()}-NEW{n}", alert_id="activity:project_case",
                 kind=kind, police_area=area, state=CaseState.TRIAL.value,

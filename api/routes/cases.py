@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import (
@@ -209,7 +209,7 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/{reference}/actions", response_model=ActionResponse, responses=_ACTION_ERRORS)
 async def act(
-    reference: str, actor: CurrentUser, client: TemporalDep,
+    reference: str, actor: CurrentUser, client: TemporalDep, settings: SettingsDep,
     body: Annotated[ActionBody, Body(openapi_examples=openapi_examples())], http: Request,
     background: BackgroundTasks, response: Response,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=100)] = None,
@@ -234,7 +234,7 @@ async def act(
                                                       repeated=True), client, reference, actor)
     try:
         result = await execute_action(client.get_workflow_handle(case_workflow_id(reference)),
-                                      request)
+                                      request, timedelta(seconds=settings.update_timeout_seconds))
     except WorkflowUpdateFailedError as err:
         raise from_update_failure(err, request.request_id) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:
