@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test check lint typecheck pytest test-postgres bench clean user histories browser
+.PHONY: run test test-fast check lint typecheck pytest test-postgres bench clean user histories browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ user: $(STAMP)  ## create a local user: make user NAME=alice ROLE=prosecutor ARE
 	$(BIN)/cases-admin create-user --username $(NAME) --role $(ROLE) --area $(AREA)
 
 test: $(STAMP) lint typecheck pytest  ## everything CI runs for one database
+
+test-fast: $(STAMP)  ## the pure tests only (the lifecycle, guards, deadlines, retention): seconds
+	$(BIN)/pytest -q -m pure
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

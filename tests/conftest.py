@@ -152,3 +152,18 @@ async def skipping_worker(skipping_env: WorkflowEnvironment, settings: Settings,
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with build_worker(skipping_env.client, settings, engine, executor, task_queue=queue):
             yield queue
+
+
+# What a test needs decides its mark: `pure` tests use no server, database or process and run
+# in seconds (`make test-fast`); the rest are marked `services`.
+SERVICE_FIXTURES = frozenset({
+    "dev_env", "client", "worker", "api", "engine", "skipping_env", "skipping_worker",
+    "settings", "tmp_dir", "stack", "oidc_api", "managers",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ())) & SERVICE_FIXTURES
+        item.add_marker(pytest.mark.services if needs or item.get_closest_marker("asyncio")
+                        else pytest.mark.pure)
