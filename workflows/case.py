@@ -328,9 +328,13 @@ class CaseWorkflow:
             return
         case.repeat_perpetrator = repeat
         other_areas = sum(1 for m in found if m.police_area != case.police_area)
+        # A breach case is opened linked to the case it breaches (lifecycle.open_case): that
+        # link is the suspect's too, and counts, though the search finds nothing new in it.
+        breached = [link.reference for link in case.linked_cases if link.relation == "breach of"]
+        opened_as = f"; opened as a breach of {', '.join(breached)}" if breached else ""
         self._record_system(
-            "link_cases", f"{len(found)} linked case(s) found for the suspect"
-                          f"{f', {other_areas} in other areas' if other_areas else ''}"
+            "link_cases", f"{len(found) + len(breached)} linked case(s) found for the suspect"
+                          f"{f', {other_areas} in other areas' if other_areas else ''}{opened_as}"
                           f"{'; repeat perpetrator' if repeat else ''}", ["P3.8", "P4.6"], now)
 
     async def _project(self) -> None:
