@@ -81,7 +81,9 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "enter_pleas": {"guilty": False},
     "record_advocate_introduction": {},
     "record_verdict": {"verdict": "convicted"},
-    "record_sentence": {"sentence": "16 months' imprisonment"},
+    "record_sentence": {"sentence": "16 months' imprisonment",
+                        "charges": [{"offence": "pha1997_s4a", "kind": "custodial", "months": 16}],
+                        "sentenced_on": "2027-03-02"},
     "discontinue": {"reasons": "Evidential test no longer met."},
     "reverify_order_details": {"note": "Addresses confirmed with complainant by phone."},
     "apply_restraining_order": {"form": "MG3", "mg5_served": True, "draft": [

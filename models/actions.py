@@ -14,11 +14,13 @@ from models.case import (
     Bail,
     CaseFacts,
     CaseFile,
+    ChargeSentence,
     Conduct,
     DraftProhibition,
     Hearing,
     HistoryConsidered,
     HistoryEntry,
+    sentence_problem,
 )
 from models.deadlines import Deadline, DeadlinePolicy
 from models.enums import CaseState, ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
@@ -332,9 +334,39 @@ class RecordVerdict(_Action):
     verdict: Verdict
 
 
+ORDER_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}-RO[0-9]{1,6}$"
+
+
 class RecordSentence(_Action):
+    """The sentence: per charge (kind, term, consecutive or concurrent), and in words.
+
+    Actions recorded before sentences were structured carry only `sentence`, the words: they
+    still load, and so does a sentence recorded that way now.
+    """
+
     kind: Literal["record_sentence"] = "record_sentence"
-    sentence: str = Field(min_length=1, max_length=2000)
+    sentence: str | None = Field(
+        default=None, min_length=1, max_length=2000,
+        description="The sentence in words: a summary, optional when charges are given.")
+    charges: list[ChargeSentence] = Field(
+        default_factory=list, max_length=50, description="The sentence passed for each charge.")
+    sentenced_on: date | None = Field(default=None, description="The day the court sentenced.")
+    orders: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=50,
+        description="Restraining orders made with the sentence, of this case or a linked one.")
+    orders_revoked: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=50,
+        description="Restraining orders revoked with it, of this case or a linked one.")
+
+    @model_validator(mode="after")
+    def _sentenced(self) -> Self:
+        if self.sentence is None and not self.charges:
+            raise ValueError("Give the sentence per charge (charges), in words (sentence), "
+                             "or both.")
+        problem = sentence_problem(self.charges)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Discontinue(_Action):

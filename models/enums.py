@@ -110,3 +110,13 @@ class Form(StrEnum):
 
     MG3 = "MG3"
     MG6 = "MG6"
+
+
+class SentenceKind(StrEnum):
+    """The sentence passed for one charge."""
+
+    CUSTODIAL = "custodial"
+    SUSPENDED = "suspended"
+    COMMUNITY_ORDER = "community_order"
+    FINE = "fine"
+    DISCHARGE = "discharge"

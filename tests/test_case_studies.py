@@ -195,7 +195,7 @@ async def test_case_study_1_stalking_and_breach_two_victims_g_1_g_2_g_3_g_4_p9_5
     pleas = await breach.act(PROSECUTOR, "enter_pleas", guilty=True)
     assert pleas["case"]["verdict"] == "convicted" and pleas["state"] == "pleas"
     sentence = "16 months' imprisonment for stalking and two months consecutive for the breach"
-    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence,
+    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence, charges=[],
                                  reasons="Disregard of the order and serious, persistent "
                                          "stalking of another victim: highest culpability.")
     assert sentenced["case"]["sentence"] == sentence
@@ -334,7 +334,7 @@ async def test_case_study_2_harassment_and_breach_p3_4_p3_10_g_2_g_3_p9_5(api, a
     sentence = ("five years' imprisonment for harassment and two and a half years concurrent "
                 "for the breach")
     culpability = "Serious and persistent breach: highest culpability category."
-    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence,
+    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence, charges=[],
                                  reasons=culpability)
     assert sentenced["case"]["sentence"] == sentence
 

@@ -27,9 +27,11 @@ from models.case import (
     Referral,
     RestrainingOrder,
     SafetyCheck,
+    Sentencing,
     ThresholdEvidence,
     Withdrawal,
     WitnessSummons,
+    total_term_months,
 )
 from models.enums import (
     POLICE_ROLES,
@@ -381,8 +383,14 @@ def record_verdict(case: CaseFile, action: a.RecordVerdict, actor: Actor, now: d
 
 
 def record_sentence(case: CaseFile, action: a.RecordSentence, actor: Actor, now: datetime) -> Change:
-    case.sentence = action.sentence
-    return None, f"sentence: {action.sentence}"
+    total = total_term_months(action.charges)
+    case.sentencing = Sentencing(
+        recorded_at=now, sentenced_on=action.sentenced_on, charges=action.charges,
+        total_custodial_months=total, orders=action.orders,
+        orders_revoked=action.orders_revoked, summary=action.sentence)
+    case.sentence = action.sentence or "; ".join(c.describe() for c in action.charges)
+    in_custody = f" ({total:g} months in custody in total)" if total is not None else ""
+    return None, f"sentence: {case.sentence}{in_custody}"
 
 
 def discontinue(case: CaseFile, action: a.Discontinue, actor: Actor, now: datetime) -> Change:

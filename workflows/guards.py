@@ -444,6 +444,25 @@ def lifecycle_convicted(case: CaseFile, action: Any, actor: Actor,
     return None
 
 
+def lifecycle_sentence_refers_to_the_case(case: CaseFile, action: a.RecordSentence,
+                                          actor: Actor, now: datetime) -> a.Refusal | None:
+    """A sentence is passed for charges of the case; the orders it names are of this case, or
+    of a case linked to it (the case a breach case breaches, say)."""
+    uncharged = [c.offence.value for c in action.charges if c.offence not in case.charges]
+    if uncharged:
+        return a.Refusal(rule="INPUT", message=(
+            f"Sentenced for {', '.join(uncharged)}, which the case does not charge (charges: "
+            f"{', '.join(o.value for o in case.charges) or 'none'})."))
+    own = {o.order_id for o in case.orders}
+    linked = {link.reference for link in case.linked_cases}
+    unknown = [order_id for order_id in [*action.orders, *action.orders_revoked]
+               if order_id not in own and order_id.rsplit("-RO", 1)[0] not in linked]
+    if unknown:
+        return a.Refusal(rule="INPUT", message=(
+            f"No restraining order {', '.join(unknown)} on this case or a case linked to it."))
+    return None
+
+
 def lifecycle_no_verdict_yet(case: CaseFile, action: Any, actor: Actor,
                              now: datetime) -> a.Refusal | None:
     """Pleas and verdicts are recorded once."""
