@@ -102,6 +102,18 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "record_conduct": {"conduct": {"when": "during", "online": True,
                                    "description": "76 pages of messages"}},
     "close_case": {"outcome": "convicted"},
+    "apply_stalking_protection_order": {
+        "order_type": "full", "applied_on": "2026-11-20", "court": "Liverpool Magistrates' Court",
+        "protected_person_ids": ["C1"],
+        "prohibitions": ["no contact with C1, direct or indirect", "not to enter Smith Street"],
+        "requirements": ["attend an assessment for a stalking intervention programme"]},
+    "make_stalking_protection_order": {
+        "application_id": "REF-1-SPOA1", "made_on": "2026-12-01", "ends_on": "2028-12-01",
+        "prohibitions": ["no contact with C1, direct or indirect", "not to enter Smith Street"],
+        "requirements": ["attend an assessment for a stalking intervention programme"]},
+    "review_stalking_protection_order": {
+        "order_id": "REF-1-SPO1", "decision": "Apply to renew for two years",
+        "reasons": "Contact attempts continued in the last six months."},
 }
 
 

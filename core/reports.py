@@ -18,7 +18,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from core.db import aware
-from models.enums import CaseState, SentenceKind
+from models.enums import CaseState, SentenceKind, SpoKind
 from models.monitoring import DeadlineRow, FactRow
 from models.offences import OFFENCES, Offence
 from models.tables import CaseRow, HistoryRow
@@ -174,6 +174,15 @@ def custodial_terms(session: Session, area: str, p: Period) -> list[Row]:
              "total_months": round(sum(months), 2)}]
 
 
+def stalking_protection_orders(session: Session, area: str, p: Period) -> list[Row]:
+    """Stalking protection orders (Stalking Protection Act 2019), interim and full: applied
+    for and made in the period, by the days applied for and made."""
+    applied = Counter(f.detail for f in _facts(session, area, p, "spo_application"))
+    made = Counter(f.detail for f in _facts(session, area, p, "spo_made"))
+    return [{"order": k.value, "applications": applied[k.value], "orders_made": made[k.value]}
+            for k in (SpoKind.INTERIM, SpoKind.FULL)]
+
+
 def breaches(session: Session, area: str, p: Period) -> list[Row]:
     """Breaches reported in the period: of a restraining order (§9.5) or of bail (§4.13)."""
     counts = Counter(r.action for r in _actions(session, area, p, "report_order_breach",
@@ -246,6 +255,8 @@ REPORTS: dict[str, ReportSpec] = {
     "sentences-by-kind": ReportSpec("Sentences by kind, per charge", sentences_by_kind),
     "custodial-terms": ReportSpec("Total custodial terms of the cases sentenced to custody",
                                   custodial_terms),
+    "stalking-protection-orders": ReportSpec("Stalking protection orders applied for and made",
+                                             stalking_protection_orders),
     "breaches": ReportSpec("Breaches reported", breaches),
     "witness-summonses": ReportSpec("Witness summonses", witness_summonses),
     "overdue-deadlines": ReportSpec("Overdue deadlines by kind", overdue_deadlines),

@@ -23,7 +23,15 @@ from models.case import (
     sentence_problem,
 )
 from models.deadlines import Deadline, DeadlinePolicy
-from models.enums import CaseState, ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
+from models.enums import (
+    CaseState,
+    ChargingDecisionKind,
+    ChargingTest,
+    Form,
+    Outcome,
+    SpoKind,
+    Verdict,
+)
 from models.offences import Offence
 from models.people import (
     Complainant,
@@ -413,6 +421,58 @@ class ReportOrderBreach(_Action):
     new_offences: list[Offence] = Field(default_factory=list)
 
 
+# --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
+class _SpoTerms(_Action):
+    prohibitions: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=50)
+    requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _prohibits_or_requires(self) -> Self:
+        if not self.prohibitions and not self.requirements:
+            raise ValueError("A stalking protection order prohibits or requires something "
+                             "(SPA 2019 s.1(2)): give prohibitions, requirements or both.")
+        return self
+
+
+class ApplyStalkingProtectionOrder(_SpoTerms):
+    """The police apply to a magistrates' court for a full (s.1) or interim (s.5) order, with
+    or without a prosecution; the prohibitions and requirements are those sought."""
+
+    kind: Literal["apply_stalking_protection_order"] = "apply_stalking_protection_order"
+    order_type: SpoKind
+    applied_on: date
+    court: str = Field(default="", max_length=200)
+    protected_person_ids: list[str] = Field(min_length=1, max_length=50)
+
+
+class MakeStalkingProtectionOrder(_SpoTerms):
+    """The order the court made on an application, as made, and when it ends."""
+
+    kind: Literal["make_stalking_protection_order"] = "make_stalking_protection_order"
+    application_id: str = Field(min_length=1, max_length=64)
+    made_on: date
+    ends_on: date | None = Field(default=None, description="None: until further order.")
+
+    @model_validator(mode="after")
+    def _ends_after_it_is_made(self) -> Self:
+        if self.ends_on is not None and self.ends_on < self.made_on:
+            raise ValueError("An order cannot end before the day it is made.")
+        return self
+
+
+class ReviewStalkingProtectionOrder(_Action):
+    """SPA 2019 s.7: before an order ends, whether to apply to renew or vary it, or let it
+    end; `renewed_until` records a renewal the court granted (its new end)."""
+
+    kind: Literal["review_stalking_protection_order"] = "review_stalking_protection_order"
+    order_id: str = Field(min_length=1, max_length=64)
+    decision: str = Field(min_length=1, max_length=2000)
+    reasons: str = Field(min_length=1, max_length=5000)
+    renewed_until: date | None = None
+
+
 class RecordBreachActionTaken(_Action):
     """P4.13 / P9.5: the expeditious action taken on a breach, and what was considered."""
 
@@ -445,7 +505,8 @@ Action = Annotated[
     | AcceptLesserPlea | EnterPleas | RecordAdvocateIntroduction | RecordVerdict
     | RecordSentence | Discontinue | ReverifyOrderDetails | ApplyRestrainingOrder
     | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordBreachActionTaken
-    | RecordConduct | CloseCase,
+    | RecordConduct | CloseCase | ApplyStalkingProtectionOrder | MakeStalkingProtectionOrder
+    | ReviewStalkingProtectionOrder,
     Field(discriminator="kind"),
 ]
 

@@ -15,6 +15,7 @@ from models.enums import (
     Outcome,
     Role,
     SentenceKind,
+    SpoKind,
     Verdict,
 )
 from models.offences import OFFENCES, Offence
@@ -204,6 +205,56 @@ class RestrainingOrder(BaseModel):
 
     def in_force_on(self, day: date) -> bool:
         return self.revoked_at is None and (self.expires_on is None or day <= self.expires_on)
+
+
+class SpoApplication(BaseModel):
+    """Stalking Protection Act 2019 s.1 and s.5: the police's application to a magistrates'
+    court for a full or an interim stalking protection order, with or without a prosecution."""
+
+    application_id: str
+    order_type: SpoKind
+    applied_on: date
+    court: str = ""
+    protected_person_ids: list[str] = Field(min_length=1)
+    prohibitions: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    recorded_at: datetime
+    determined_at: datetime | None = Field(
+        default=None, description="When an order was made on it (an interim application falls "
+                                  "when the full one is determined).")
+
+
+class StalkingProtectionOrder(BaseModel):
+    """An order the magistrates' court made: its prohibitions and requirements (s.2), and its
+    end: a full order lasts at least two years or until further order (s.3); an interim one
+    ends at the latest when the application for the full order is determined (s.5)."""
+
+    order_id: str
+    order_type: SpoKind
+    application_id: str
+    protected_person_ids: list[str] = Field(min_length=1)
+    prohibitions: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    made_on: date
+    ends_on: date | None = Field(default=None, description="None: until further order.")
+    ended_at: datetime | None = Field(
+        default=None, description="Ended before its date: an interim order when the full "
+                                  "application is determined.")
+    recorded_at: datetime
+    # SPA 2019 s.7: whether to apply to renew or vary the order before it ends, decided for
+    # the end date it had then (a renewal gives it a new end, and a new decision to make).
+    review: str | None = None
+    reviewed_for: date | None = None
+    reviewed_at: datetime | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.ended_at is None and (self.ends_on is None or day <= self.ends_on)
+
+    @property
+    def awaiting_review(self) -> bool:
+        """It ends on a date, and what to do before then is not decided yet."""
+        return self.ended_at is None and self.ends_on is not None \
+            and self.reviewed_for != self.ends_on
 
 
 # The kinds of sentence that run for a term that can be consecutive or concurrent.
@@ -434,6 +485,8 @@ class CaseFile(BaseModel):
     order_application: OrderApplication | None = None
     details_reverified_at: datetime | None = None
     orders: list[RestrainingOrder] = Field(default_factory=list)
+    spo_applications: list[SpoApplication] = Field(default_factory=list)
+    stalking_protection_orders: list[StalkingProtectionOrder] = Field(default_factory=list)
     linked_cases: list[LinkedCase] = Field(default_factory=list)
     repeat_perpetrator: bool = Field(
         default=False, description="P3.8: the suspect is very likely in other cases too.")
@@ -471,6 +524,9 @@ class CaseFile(BaseModel):
 
     def orders_in_force(self, day: date) -> list[RestrainingOrder]:
         return [o for o in self.orders if o.in_force_on(day)]
+
+    def spo(self, order_id: str) -> StalkingProtectionOrder | None:
+        return next((o for o in self.stalking_protection_orders if o.order_id == order_id), None)
 
     @property
     def latest_decision(self) -> ChargingDecision | None:

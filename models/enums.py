@@ -120,3 +120,10 @@ class SentenceKind(StrEnum):
     COMMUNITY_ORDER = "community_order"
     FINE = "fine"
     DISCHARGE = "discharge"
+
+
+class SpoKind(StrEnum):
+    """Stalking Protection Act 2019: a full order (s.1) or an interim one (s.5)."""
+
+    INTERIM = "interim"
+    FULL = "full"

@@ -96,6 +96,16 @@ def case_facts(case: CaseFile) -> list[FactRow]:
         if sentencing.total_custodial_months is not None:
             facts.append(FactRow(reference=ref, fact_id=f"custody:{n}", kind="custodial_term",
                                  at=at, detail=f"{sentencing.total_custodial_months:g}"))
+    # Stalking protection orders count by the day applied for and the day made.
+    for app in case.spo_applications:
+        facts.append(FactRow(reference=ref, fact_id=f"spo_application:{app.application_id}",
+                             kind="spo_application",
+                             at=at_local(app.applied_on, time(12)).astimezone(UTC),
+                             detail=app.order_type.value))
+    for spo in case.stalking_protection_orders:
+        facts.append(FactRow(reference=ref, fact_id=f"spo:{spo.order_id}", kind="spo_made",
+                             at=at_local(spo.made_on, time(12)).astimezone(UTC),
+                             detail=spo.order_type.value))
     for order in case.orders:
         # Orders count by the day the court made them, not the day they were recorded.
         facts.append(FactRow(reference=ref, fact_id=f"order:{order.order_id}", kind="order_made",

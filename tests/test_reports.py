@@ -105,15 +105,23 @@ def seed() -> list[Seed]:
          .act("prosecutor", "record_sentence", "10-31", sentenced_on="2026-11-02", charges=[
              {"offence": "pha1997_s2", "kind": "suspended", "months": 4}])
          .escalated("contact_details", "10-04", met="10-06"))
-    # D: opened 4 Oct, bail 4 Oct breached 5 Oct, no further action by the police 6 Oct.
+    # D: opened 4 Oct, bail 4 Oct breached 5 Oct; a full SPO applied for 5 Oct and made 6 Oct
+    # until further order, an interim one applied for 5 Oct and never made; no further action by
+    # the police 6 Oct.
     d = (Seed("D", "10-04")
          .act("officer_in_case", "record_risk_assessment", "10-04", complainant_id="C1",
               assessment=f.standard_risk())
          .act("officer_in_case", "record_bail", "10-04")
          .act("officer_in_case", "report_bail_breach", "10-05")
-         .act("officer_in_case", "make_charging_decision", "10-06", decision="no_further_action",
-              charges=[], action_plan=[], no_further_work=True, reasons="Evidential test not met.")
-         .escalated("victims_right_to_review", "10-08"))
+         .act("officer_in_case", "apply_stalking_protection_order", "10-05",
+              applied_on="2026-10-05")
+         .act("officer_in_case", "apply_stalking_protection_order", "10-05",
+              order_type="interim", applied_on="2026-10-05"))
+    (d.act("officer_in_case", "make_stalking_protection_order", "10-06",
+           application_id=f"{d.reference}-SPOA1", made_on="2026-10-06", ends_on=None)
+     .act("officer_in_case", "make_charging_decision", "10-06", decision="no_further_action",
+          charges=[], action_plan=[], no_further_work=True, reasons="Evidential test not met.")
+     .escalated("victims_right_to_review", "10-08"))
     # E: November, so in none of October's figures. F: another area's, charged in October.
     e = Seed("E", "11-02").referred("11-03", "11-03", "11-04")
     other = (Seed("F", "10-01", area=f"{AREA}-other").referred("10-02", "10-02", "10-03")
@@ -177,6 +185,9 @@ async def test_pleas_orders_breaches_and_summonses(api, auth, seeded):
                                                  {"kind": "replacement", "orders": 0}]
     assert await report(api, auth, "breaches") == [{"kind": "restraining_order", "breaches": 1},
                                                    {"kind": "bail", "breaches": 1}]
+    assert await report(api, auth, "stalking-protection-orders") == [
+        {"order": "interim", "applications": 1, "orders_made": 0},
+        {"order": "full", "applications": 1, "orders_made": 1}]
     assert await report(api, auth, "witness-summonses") == [{"witness_summonses": 1}]
 
 

@@ -17,9 +17,10 @@ from models.enums import (
     ChargingTest,
     RiskLevel,
     RiskTool,
+    SpoKind,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
-from workflows.calendar import add_working_days, is_working_day, london_today
+from workflows.calendar import add_months, add_working_days, is_working_day, london_today
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
 
@@ -510,3 +511,67 @@ def lifecycle_unique_person(case: CaseFile, action: Any, actor: Actor,
     elif any(s.suspect_id == action.suspect.suspect_id for s in case.suspects):
         return a.Refusal(rule="INPUT", message="A suspect with that id already exists.")
     return None
+
+
+# --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
+def lifecycle_spo_protected_people_known(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
+                                         actor: Actor, now: datetime) -> a.Refusal | None:
+    """Each person an application would protect is a complainant of the case."""
+    unknown = sorted({p for p in action.protected_person_ids if case.complainant(p) is None})
+    if unknown:
+        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
+    return None
+
+
+def spa_interim_with_the_main_application(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
+                                          actor: Actor, now: datetime) -> a.Refusal | None:
+    """SPA 2019 s.5: an interim order is applied for with, or after, the application for a
+    full order, while that is not yet determined."""
+    if action.order_type is SpoKind.INTERIM and not any(
+            app.order_type is SpoKind.FULL and app.determined_at is None
+            for app in case.spo_applications):
+        return a.Refusal(rule="SPA 2019 s.5", message=(
+            "An interim stalking protection order is sought with, or after, the application for "
+            "a full order, while that is undetermined: record the full application first."))
+    return None
+
+
+def lifecycle_known_spo_application(case: CaseFile, action: a.MakeStalkingProtectionOrder,
+                                    actor: Actor, now: datetime) -> a.Refusal | None:
+    """An order is made on an application of this case that is not yet determined."""
+    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
+               None)
+    if app is None:
+        return a.Refusal(rule="INPUT", message=(
+            f"The case has no stalking protection order application '{action.application_id}'."))
+    if app.determined_at is not None:
+        return a.Refusal(rule="LIFECYCLE", message=(
+            f"Application {app.application_id} is determined already."))
+    return None
+
+
+def spa_full_order_at_least_two_years(case: CaseFile, action: a.MakeStalkingProtectionOrder,
+                                      actor: Actor, now: datetime) -> a.Refusal | None:
+    """SPA 2019 s.3: a full order has effect for a fixed period of at least two years,
+    beginning with the day it is made, or until further order."""
+    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
+               None)
+    if app is None or app.order_type is not SpoKind.FULL or action.ends_on is None:
+        return None
+    earliest = add_months(action.made_on, 24) - timedelta(days=1)
+    if action.ends_on < earliest:
+        return a.Refusal(rule="SPA 2019 s.3", message=(
+            f"A full stalking protection order lasts at least two years: made on "
+            f"{action.made_on.isoformat()}, it ends on {earliest.isoformat()} at the earliest, "
+            "or give no end (until further order)."))
+    return None
+
+
+def lifecycle_known_spo(case: CaseFile, action: Any, actor: Actor,
+                        now: datetime) -> a.Refusal | None:
+    """A review names a stalking protection order of this case."""
+    if case.spo(action.order_id) is None:
+        return a.Refusal(rule="INPUT", message=(
+            f"The case has no stalking protection order '{action.order_id}'."))
+    return None
+

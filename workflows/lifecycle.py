@@ -153,6 +153,15 @@ LIFECYCLE: dict[str, ActionSpec] = {
                                       guards=(g.lifecycle_known_order,), rules=("P9.5",)),
     "record_breach_action_taken": ActionSpec(OPEN, POLICE, rules=("P4.13", "P9.5")),
     "record_conduct": ActionSpec(OPEN, POLICE | PROSECUTOR, rules=("G.3",)),
+    # stalking protection orders (Stalking Protection Act 2019): sought by the police, with or
+    # without a prosecution, so in any open state
+    "apply_stalking_protection_order": ActionSpec(
+        OPEN, POLICE, guards=(g.lifecycle_spo_protected_people_known,
+                              g.spa_interim_with_the_main_application)),
+    "make_stalking_protection_order": ActionSpec(
+        OPEN, POLICE, guards=(g.lifecycle_known_spo_application,
+                              g.spa_full_order_at_least_two_years)),
+    "review_stalking_protection_order": ActionSpec(OPEN, POLICE, guards=(g.lifecycle_known_spo,)),
     "close_case": ActionSpec(VERDICT_STAGE | {S.RESTRAINING_ORDER}, PROSECUTOR, (S.CLOSED,),
                              guards=(g.lifecycle_close_matches_facts,)),
 }
