@@ -114,6 +114,10 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "review_stalking_protection_order": {
         "order_id": "REF-1-SPO1", "decision": "Apply to renew for two years",
         "reasons": "Contact attempts continued in the last six months."},
+    "report_stalking_protection_order_breach": {
+        "order_id": "REF-1-SPO1", "breach_reference": "REF-3",
+        "description": "Messaged the complainant through a new social media account.",
+        "new_offences": []},
 }
 
 

@@ -184,10 +184,14 @@ def stalking_protection_orders(session: Session, area: str, p: Period) -> list[R
 
 
 def breaches(session: Session, area: str, p: Period) -> list[Row]:
-    """Breaches reported in the period: of a restraining order (§9.5) or of bail (§4.13)."""
-    counts = Counter(r.action for r in _actions(session, area, p, "report_order_breach",
-                                                 "report_bail_breach"))
+    """Breaches reported in the period: of a restraining order (§9.5), of a stalking
+    protection order (SPA 2019 s.8, treated as §9.5 is) or of bail (§4.13)."""
+    counts = Counter(r.action for r in _actions(
+        session, area, p, "report_order_breach", "report_stalking_protection_order_breach",
+        "report_bail_breach"))
     return [{"kind": "restraining_order", "breaches": counts["report_order_breach"]},
+            {"kind": "stalking_protection_order",
+             "breaches": counts["report_stalking_protection_order_breach"]},
             {"kind": "bail", "breaches": counts["report_bail_breach"]}]
 
 

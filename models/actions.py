@@ -413,12 +413,17 @@ class RevokeAndReplaceOrder(_Action):
     replacements: list[NewOrder] = Field(default_factory=list)
 
 
-class ReportOrderBreach(_Action):
-    kind: Literal["report_order_breach"] = "report_order_breach"
+class OrderBreachReport(_Action):
+    """A breach of an order of the case: it opens a linked breach case (P9.5)."""
+
     order_id: str
     breach_reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
     description: str = Field(min_length=1, max_length=5000)
     new_offences: list[Offence] = Field(default_factory=list)
+
+
+class ReportOrderBreach(OrderBreachReport):
+    kind: Literal["report_order_breach"] = "report_order_breach"
 
 
 # --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
@@ -473,6 +478,14 @@ class ReviewStalkingProtectionOrder(_Action):
     renewed_until: date | None = None
 
 
+class ReportStalkingProtectionOrderBreach(OrderBreachReport):
+    """A breach of a stalking protection order (an offence under SPA 2019 s.8), treated as a
+    breach of a restraining order is: a linked breach case opens with its deadline (P9.5)."""
+
+    kind: Literal["report_stalking_protection_order_breach"] = \
+        "report_stalking_protection_order_breach"
+
+
 class RecordBreachActionTaken(_Action):
     """P4.13 / P9.5: the expeditious action taken on a breach, and what was considered."""
 
@@ -506,7 +519,7 @@ Action = Annotated[
     | RecordSentence | Discontinue | ReverifyOrderDetails | ApplyRestrainingOrder
     | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordBreachActionTaken
     | RecordConduct | CloseCase | ApplyStalkingProtectionOrder | MakeStalkingProtectionOrder
-    | ReviewStalkingProtectionOrder,
+    | ReviewStalkingProtectionOrder | ReportStalkingProtectionOrderBreach,
     Field(discriminator="kind"),
 ]
 

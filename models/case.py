@@ -568,5 +568,6 @@ def case_facts(case: CaseFile) -> CaseFacts:
                     if d.deadline_id in case.deadline_marks),
         # Counted over the case's whole life: the file keeps only the latest orders and breaches.
         orders_made=max(case.recorded.get("orders_made", 0), len(case.orders)),
-        breaches=max(case.recorded.get("report_order_breach", 0),
+        breaches=max(case.recorded.get("report_order_breach", 0)
+                     + case.recorded.get("report_stalking_protection_order_breach", 0),
                      sum(1 for i in case.incidents if i.kind == "order_breach")))

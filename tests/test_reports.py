@@ -105,9 +105,9 @@ def seed() -> list[Seed]:
          .act("prosecutor", "record_sentence", "10-31", sentenced_on="2026-11-02", charges=[
              {"offence": "pha1997_s2", "kind": "suspended", "months": 4}])
          .escalated("contact_details", "10-04", met="10-06"))
-    # D: opened 4 Oct, bail 4 Oct breached 5 Oct; a full SPO applied for 5 Oct and made 6 Oct
-    # until further order, an interim one applied for 5 Oct and never made; no further action by
-    # the police 6 Oct.
+    # D: opened 4 Oct, bail 4 Oct breached 5 Oct; a full SPO applied for 5 Oct, made 6 Oct until
+    # further order and breached that day, an interim one applied for 5 Oct and never made; no
+    # further action by the police 6 Oct.
     d = (Seed("D", "10-04")
          .act("officer_in_case", "record_risk_assessment", "10-04", complainant_id="C1",
               assessment=f.standard_risk())
@@ -119,6 +119,8 @@ def seed() -> list[Seed]:
               order_type="interim", applied_on="2026-10-05"))
     (d.act("officer_in_case", "make_stalking_protection_order", "10-06",
            application_id=f"{d.reference}-SPOA1", made_on="2026-10-06", ends_on=None)
+     .act("officer_in_case", "report_stalking_protection_order_breach", "10-06",
+          order_id=f"{d.reference}-SPO1", breach_reference=f"{d.reference}-B")
      .act("officer_in_case", "make_charging_decision", "10-06", decision="no_further_action",
           charges=[], action_plan=[], no_further_work=True, reasons="Evidential test not met.")
      .escalated("victims_right_to_review", "10-08"))
@@ -183,8 +185,9 @@ async def test_pleas_orders_breaches_and_summonses(api, auth, seeded):
     assert await report(api, auth, "lesser-pleas") == [{"lesser_pleas_accepted": 1}]
     assert await report(api, auth, "orders") == [{"kind": "new", "orders": 1},
                                                  {"kind": "replacement", "orders": 0}]
-    assert await report(api, auth, "breaches") == [{"kind": "restraining_order", "breaches": 1},
-                                                   {"kind": "bail", "breaches": 1}]
+    assert await report(api, auth, "breaches") == [
+        {"kind": "restraining_order", "breaches": 1},
+        {"kind": "stalking_protection_order", "breaches": 1}, {"kind": "bail", "breaches": 1}]
     assert await report(api, auth, "stalking-protection-orders") == [
         {"order": "interim", "applications": 1, "orders_made": 0},
         {"order": "full", "applications": 1, "orders_made": 1}]

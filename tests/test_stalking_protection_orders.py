@@ -1,6 +1,7 @@
 """Stalking protection orders (Stalking Protection Act 2019): the police apply to a magistrates'
 court for an interim or full order, with or without a prosecution; the order's prohibitions,
-requirements and end; and a reminder before it ends."""
+requirements and end; a reminder before it ends; and a breach treated as a restraining order's
+breach is (P9.5 by analogy): a linked breach case opens with its expeditious-action deadline."""
 
 from datetime import date, timedelta
 from typing import Any
@@ -9,16 +10,21 @@ import pytest
 from pydantic import ValidationError
 
 from models.actions import ApplyStalkingProtectionOrder
-from models.case import CaseFile
+from models.case import CaseFile, case_facts
 from models.enums import CaseState, Role
+from models.offences import OFFENCES, Offence
+from tests.api_steps import Handler, new_reference
+from tests.conftest import eventually
 from tests.factories import (
     NOW,
     OFFICER,
+    PROSECUTOR,
     act,
     case_in,
     history,
     opened,
     request,
+    standard_risk,
 )
 from workflows.calendar import LONDON
 from workflows.deadlines import open_deadlines
@@ -27,7 +33,7 @@ from workflows.retention import KEEP_LATEST
 
 S = CaseState
 SPO_ACTIONS = ("apply_stalking_protection_order", "make_stalking_protection_order",
-               "review_stalking_protection_order")
+               "review_stalking_protection_order", "report_stalking_protection_order_breach")
 
 
 def full_order(case: CaseFile, *, made_on: str = "2026-12-01",
@@ -141,6 +147,46 @@ def test_an_order_until_further_order_has_no_end_to_remind_of() -> None:
     assert spo_deadlines(full_order(opened(), ends_on=None)) == []
 
 
+def test_p9_5_spo_breach_is_recorded_as_an_order_breach_is() -> None:
+    """SPA 2019 s.8: breach of an SPO is an offence; the breach is recorded on the case and
+    names the linked breach case, as report_order_breach does, in any open state."""
+    assert OFFENCES[Offence.BREACH_OF_STALKING_PROTECTION_ORDER].statute == \
+        "Stalking Protection Act 2019 s.8"
+    case = act(full_order(opened()), OFFICER, "record_risk_assessment",
+               assessment=standard_risk())
+    assert refusal(case, "report_stalking_protection_order_breach", order_id="REF-1-SPO9") == (
+        "INPUT", "The case has no stalking protection order 'REF-1-SPO9'.")
+    case = act(case, OFFICER, "report_stalking_protection_order_breach",
+               at=NOW + timedelta(hours=1))
+    assert case.state is S.INVESTIGATION
+    assert case.incidents[-1].kind == "order_breach"
+    assert (case.linked_cases[-1].reference, case.linked_cases[-1].relation) == (
+        "REF-3", "breach case")
+    entry = history(case)[-1]
+    assert entry.rules == ["P9.5"] and "breach of REF-1-SPO1 reported" in entry.summary
+    assert case_facts(case).breaches == 1
+    # A breach is a new incident: the risk review falls due at once (P3.7), not in 28 days.
+    [review] = [d for d in open_deadlines(case) if d.kind == "risk_review"]
+    assert review.due_at < NOW + timedelta(days=3)
+
+
+def test_an_ended_spo_cannot_be_breached() -> None:
+    case = full_order(opened(), made_on="2024-11-01", ends_on="2026-11-01")
+    found = refusal(case, "report_stalking_protection_order_breach")
+    assert found is not None and found[0] == "LIFECYCLE" and "no longer in force" in found[1]
+
+
+def test_g_1_an_spo_breach_alone_needs_reasons_when_new_offences_are_recorded() -> None:
+    case = act(case_in(S.CHARGING, offences=[Offence.BREACH_OF_STALKING_PROTECTION_ORDER,
+                                              Offence.MALICIOUS_COMMUNICATIONS]),
+               PROSECUTOR, "record_history_considered")
+    alone = [Offence.BREACH_OF_STALKING_PROTECTION_ORDER.value]
+    found = check(case, request(PROSECUTOR, "make_charging_decision", charges=alone), NOW)
+    assert found is not None and found.rule == "G.1"
+    assert check(case, request(PROSECUTOR, "make_charging_decision", charges=alone,
+                               breach_only_reasons="Messages not proved to be his."), NOW) is None
+
+
 def test_a_case_keeps_its_spos_in_force_and_the_latest_ended_ones() -> None:
     case = opened()
     for i in range(KEEP_LATEST + 5):
@@ -154,11 +200,53 @@ def test_a_case_keeps_its_spos_in_force_and_the_latest_ended_ones() -> None:
 
 
 @pytest.mark.asyncio
+async def test_p9_5_spo_breach_opens_a_linked_case_with_its_expeditious_action_deadline(
+        api, auth) -> None:
+    """With no prosecution yet: an SPO made in investigation is breached; the linked breach
+    case opens as its own workflow, charged with the s.8 offence and the new one, and its
+    P9.5 deadline open, as for a restraining order's breach."""
+    first = Handler(api, auth, new_reference("SPO"))
+    assert (await first.open(stalking=False)).status_code == 201
+    applied = await first.act("officer_in_case", "apply_stalking_protection_order",
+                              applied_on=date.today().isoformat())
+    application_id = applied["case"]["spo_applications"][0]["application_id"]
+    made = await first.act("officer_in_case", "make_stalking_protection_order",
+                           application_id=application_id, made_on=date.today().isoformat(),
+                           ends_on=None)
+    [order] = made["case"]["stalking_protection_orders"]
+    assert order["order_id"] == f"{first.reference}-SPO1" and order["ends_on"] is None
+    breach_ref = new_reference("SPOB")
+    reported = await first.act("officer_in_case", "report_stalking_protection_order_breach",
+                               order_id=order["order_id"], breach_reference=breach_ref,
+                               new_offences=["mca1988_s1"])
+    assert reported["state"] == "investigation" and reported["entry"]["rules"] == ["P9.5"]
+    breach = Handler(api, auth, breach_ref)
+
+    async def opened_case() -> Any:
+        response = await api.get(f"/cases/{breach_ref}", headers=auth("officer_in_case"))
+        return response.json() if response.status_code == 200 else None
+
+    breach_case = await eventually(opened_case)
+    assert [(link["reference"], link["relation"]) for link in breach_case["linked_cases"]] == [
+        (first.reference, "breach of")]
+    assert [c["offence"] for c in breach_case["candidate_offences"]] == [
+        "spa2019_s8", "mca1988_s1"]
+    assert breach_case["stalking"] is True  # an SPO is made on acts associated with stalking
+    deadlines = (await api.get(f"/cases/{breach_ref}/deadlines",
+                               headers=auth("officer_in_case"))).json()
+    [expeditious] = [d["deadline"] for d in deadlines if d["deadline"]["kind"] == "breach_action"]
+    assert expeditious["rule"] == "P9.5"
+    met = await breach.act("officer_in_case", "record_breach_action_taken")
+    assert "breach_action" in {d.split(":")[0] for d in met["deadlines_met"]}
+
+
+@pytest.mark.asyncio
 async def test_the_lifecycle_names_the_statute_of_the_spo_guards(api, auth) -> None:
     body = (await api.get("/lifecycle", headers=auth("manager"))).json()
     actions = body["actions"]
     rules = {g["name"]: g["rule"] for kind in SPO_ACTIONS for g in actions[kind]["guards"]}
     assert rules["spa_interim_with_the_main_application"] == "SPA 2019 s.5"
     assert rules["spa_full_order_at_least_two_years"] == "SPA 2019 s.3"
+    assert actions["report_stalking_protection_order_breach"]["records"] == ["P9.5"]
     assert actions["apply_stalking_protection_order"]["states"] == [
         s.value for s in CaseState if s is not CaseState.CLOSED]

@@ -457,12 +457,18 @@ def revoke_and_replace_order(
     return None, f"order {action.revoke_order_id} revoked; {len(action.replacements)} new"
 
 
-def report_order_breach(case: CaseFile, action: a.ReportOrderBreach, actor: Actor, now: datetime) -> Change:
+def report_order_breach(case: CaseFile, action: a.OrderBreachReport, actor: Actor,
+                        now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description, kind="order_breach"))
     case.linked_cases.append(
         LinkedCase(reference=action.breach_reference, relation="breach case", area=case.police_area)
     )
     return None, f"breach of {action.order_id} reported; linked case {action.breach_reference}"
+
+
+# A stalking protection order's breach is treated as a restraining order's: the same record,
+# and the workflow opens the linked breach case for either (CaseWorkflow._after_action).
+report_stalking_protection_order_breach = report_order_breach
 
 
 def apply_stalking_protection_order(

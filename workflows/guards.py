@@ -24,6 +24,9 @@ from workflows.calendar import add_months, add_working_days, is_working_day, lon
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
 
+ORDER_BREACHES = frozenset({Offence.BREACH_OF_RESTRAINING_ORDER,
+                            Offence.BREACH_OF_STALKING_PROTECTION_ORDER})
+
 # P9.2 says details are checked "shortly before the hearing" without a number. Fourteen days
 # is the protective reading: an address older than a fortnight is checked again.
 REVERIFY_VALID_FOR = timedelta(days=14)
@@ -401,9 +404,9 @@ def p9_2_views_and_reverified_details(case: CaseFile, action: a.ApplyRestraining
 def g_1_totality_of_offending(case: CaseFile, action: a.MakeChargingDecision, actor: Actor,
                               now: datetime) -> a.Refusal | None:
     """G.1: charging the breach alone while new offences are recorded needs reasons."""
-    breach_only = action.charges == [Offence.BREACH_OF_RESTRAINING_ORDER]
-    new_offences = [c.offence for c in case.candidate_offences
-                    if c.offence is not Offence.BREACH_OF_RESTRAINING_ORDER]
+    # A stalking protection order's breach is treated as a restraining order's is.
+    breach_only = bool(action.charges) and all(o in ORDER_BREACHES for o in action.charges)
+    new_offences = [c.offence for c in case.candidate_offences if c.offence not in ORDER_BREACHES]
     if (action.decision is ChargingDecisionKind.CHARGE and breach_only and new_offences
             and not (action.breach_only_reasons or "").strip()):
         return a.Refusal(rule="G.1", message=(
@@ -575,3 +578,14 @@ def lifecycle_known_spo(case: CaseFile, action: Any, actor: Actor,
             f"The case has no stalking protection order '{action.order_id}'."))
     return None
 
+
+def lifecycle_spo_in_force(case: CaseFile, action: a.ReportStalkingProtectionOrderBreach,
+                           actor: Actor, now: datetime) -> a.Refusal | None:
+    """A breach names a stalking protection order of this case that is in force."""
+    refusal = lifecycle_known_spo(case, action, actor, now)
+    if refusal is not None:
+        return refusal
+    order = case.spo(action.order_id)
+    if order is not None and not order.in_force_on(london_today(now)):
+        return a.Refusal(rule="LIFECYCLE", message=f"Order {action.order_id} is no longer in force.")
+    return None

@@ -154,7 +154,7 @@ LIFECYCLE: dict[str, ActionSpec] = {
     "record_breach_action_taken": ActionSpec(OPEN, POLICE, rules=("P4.13", "P9.5")),
     "record_conduct": ActionSpec(OPEN, POLICE | PROSECUTOR, rules=("G.3",)),
     # stalking protection orders (Stalking Protection Act 2019): sought by the police, with or
-    # without a prosecution, so in any open state
+    # without a prosecution, so in any open state; a breach is treated as an order breach is
     "apply_stalking_protection_order": ActionSpec(
         OPEN, POLICE, guards=(g.lifecycle_spo_protected_people_known,
                               g.spa_interim_with_the_main_application)),
@@ -162,6 +162,9 @@ LIFECYCLE: dict[str, ActionSpec] = {
         OPEN, POLICE, guards=(g.lifecycle_known_spo_application,
                               g.spa_full_order_at_least_two_years)),
     "review_stalking_protection_order": ActionSpec(OPEN, POLICE, guards=(g.lifecycle_known_spo,)),
+    "report_stalking_protection_order_breach": ActionSpec(OPEN, POLICE,
+                                                          guards=(g.lifecycle_spo_in_force,),
+                                                          rules=("P9.5",)),
     "close_case": ActionSpec(VERDICT_STAGE | {S.RESTRAINING_ORDER}, PROSECUTOR, (S.CLOSED,),
                              guards=(g.lifecycle_close_matches_facts,)),
 }
