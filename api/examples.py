@@ -81,7 +81,9 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "enter_pleas": {"guilty": False},
     "record_advocate_introduction": {},
     "record_verdict": {"verdict": "convicted"},
-    "record_sentence": {"sentence": "16 months' imprisonment"},
+    "record_sentence": {"sentence": "16 months' imprisonment",
+                        "charges": [{"offence": "pha1997_s4a", "kind": "custodial", "months": 16}],
+                        "sentenced_on": "2027-03-02"},
     "discontinue": {"reasons": "Evidential test no longer met."},
     "reverify_order_details": {"note": "Addresses confirmed with complainant by phone."},
     "apply_restraining_order": {"form": "MG3", "mg5_served": True, "draft": [
@@ -100,6 +102,22 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
     "record_conduct": {"conduct": {"when": "during", "online": True,
                                    "description": "76 pages of messages"}},
     "close_case": {"outcome": "convicted"},
+    "apply_stalking_protection_order": {
+        "order_type": "full", "applied_on": "2026-11-20", "court": "Liverpool Magistrates' Court",
+        "protected_person_ids": ["C1"],
+        "prohibitions": ["no contact with C1, direct or indirect", "not to enter Smith Street"],
+        "requirements": ["attend an assessment for a stalking intervention programme"]},
+    "make_stalking_protection_order": {
+        "application_id": "REF-1-SPOA1", "made_on": "2026-12-01", "ends_on": "2028-12-01",
+        "prohibitions": ["no contact with C1, direct or indirect", "not to enter Smith Street"],
+        "requirements": ["attend an assessment for a stalking intervention programme"]},
+    "review_stalking_protection_order": {
+        "order_id": "REF-1-SPO1", "decision": "Apply to renew for two years",
+        "reasons": "Contact attempts continued in the last six months."},
+    "report_stalking_protection_order_breach": {
+        "order_id": "REF-1-SPO1", "breach_reference": "REF-3",
+        "description": "Messaged the complainant through a new social media account.",
+        "new_offences": []},
 }
 
 

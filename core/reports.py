@@ -18,7 +18,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from core.db import aware
-from models.enums import CaseState
+from models.enums import CaseState, SentenceKind, SpoKind
 from models.monitoring import DeadlineRow, FactRow
 from models.offences import OFFENCES, Offence
 from models.tables import CaseRow, HistoryRow
@@ -151,11 +151,47 @@ def orders_made(session: Session, area: str, p: Period) -> list[Row]:
     return [{"kind": k, "orders": counts[k]} for k in ("new", "replacement")]
 
 
+def sentences_by_kind(session: Session, area: str, p: Period) -> list[Row]:
+    """Sentences passed in the period, one per charge, by kind, and the cases they were
+    passed in (a case sentenced to custody for one charge and a fine for another counts in
+    both)."""
+    facts = _facts(session, area, p, "sentence")
+    counts = Counter(f.detail for f in facts)
+    cases: dict[str, set[str]] = defaultdict(set)
+    for f in facts:
+        cases[f.detail].add(f.reference)
+    return [{"kind": k.value, "sentences": counts[k.value], "cases": len(cases[k.value])}
+            for k in SentenceKind]
+
+
+def custodial_terms(session: Session, area: str, p: Period) -> list[Row]:
+    """The total custodial term of each case sentenced to custody in the period (consecutive
+    terms added, concurrent ones overlapping), in months: how many, median, longest."""
+    months = [float(f.detail) for f in _facts(session, area, p, "custodial_term")]
+    return [{"cases": len(months),
+             "median_months": round(statistics.median(months), 2) if months else None,
+             "longest_months": max(months) if months else None,
+             "total_months": round(sum(months), 2)}]
+
+
+def stalking_protection_orders(session: Session, area: str, p: Period) -> list[Row]:
+    """Stalking protection orders (Stalking Protection Act 2019), interim and full: applied
+    for and made in the period, by the days applied for and made."""
+    applied = Counter(f.detail for f in _facts(session, area, p, "spo_application"))
+    made = Counter(f.detail for f in _facts(session, area, p, "spo_made"))
+    return [{"order": k.value, "applications": applied[k.value], "orders_made": made[k.value]}
+            for k in (SpoKind.INTERIM, SpoKind.FULL)]
+
+
 def breaches(session: Session, area: str, p: Period) -> list[Row]:
-    """Breaches reported in the period: of a restraining order (§9.5) or of bail (§4.13)."""
-    counts = Counter(r.action for r in _actions(session, area, p, "report_order_breach",
-                                                 "report_bail_breach"))
+    """Breaches reported in the period: of a restraining order (§9.5), of a stalking
+    protection order (SPA 2019 s.8, treated as §9.5 is) or of bail (§4.13)."""
+    counts = Counter(r.action for r in _actions(
+        session, area, p, "report_order_breach", "report_stalking_protection_order_breach",
+        "report_bail_breach"))
     return [{"kind": "restraining_order", "breaches": counts["report_order_breach"]},
+            {"kind": "stalking_protection_order",
+             "breaches": counts["report_stalking_protection_order_breach"]},
             {"kind": "bail", "breaches": counts["report_bail_breach"]}]
 
 
@@ -220,6 +256,11 @@ REPORTS: dict[str, ReportSpec] = {
     "stalking-share": ReportSpec("Charged as stalking against harassment", stalking_share),
     "lesser-pleas": ReportSpec("Pleas to a lesser offence accepted", lesser_pleas),
     "orders": ReportSpec("Restraining orders made", orders_made),
+    "sentences-by-kind": ReportSpec("Sentences by kind, per charge", sentences_by_kind),
+    "custodial-terms": ReportSpec("Total custodial terms of the cases sentenced to custody",
+                                  custodial_terms),
+    "stalking-protection-orders": ReportSpec("Stalking protection orders applied for and made",
+                                             stalking_protection_orders),
     "breaches": ReportSpec("Breaches reported", breaches),
     "witness-summonses": ReportSpec("Witness summonses", witness_summonses),
     "overdue-deadlines": ReportSpec("Overdue deadlines by kind", overdue_deadlines),

@@ -14,14 +14,24 @@ from models.case import (
     Bail,
     CaseFacts,
     CaseFile,
+    ChargeSentence,
     Conduct,
     DraftProhibition,
     Hearing,
     HistoryConsidered,
     HistoryEntry,
+    sentence_problem,
 )
 from models.deadlines import Deadline, DeadlinePolicy
-from models.enums import CaseState, ChargingDecisionKind, ChargingTest, Form, Outcome, Verdict
+from models.enums import (
+    CaseState,
+    ChargingDecisionKind,
+    ChargingTest,
+    Form,
+    Outcome,
+    SpoKind,
+    Verdict,
+)
 from models.offences import Offence
 from models.people import (
     Complainant,
@@ -332,9 +342,39 @@ class RecordVerdict(_Action):
     verdict: Verdict
 
 
+ORDER_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}-RO[0-9]{1,6}$"
+
+
 class RecordSentence(_Action):
+    """The sentence: per charge (kind, term, consecutive or concurrent), and in words.
+
+    Actions recorded before sentences were structured carry only `sentence`, the words: they
+    still load, and so does a sentence recorded that way now.
+    """
+
     kind: Literal["record_sentence"] = "record_sentence"
-    sentence: str = Field(min_length=1, max_length=2000)
+    sentence: str | None = Field(
+        default=None, min_length=1, max_length=2000,
+        description="The sentence in words: a summary, optional when charges are given.")
+    charges: list[ChargeSentence] = Field(
+        default_factory=list, max_length=50, description="The sentence passed for each charge.")
+    sentenced_on: date | None = Field(default=None, description="The day the court sentenced.")
+    orders: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=50,
+        description="Restraining orders made with the sentence, of this case or a linked one.")
+    orders_revoked: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=50,
+        description="Restraining orders revoked with it, of this case or a linked one.")
+
+    @model_validator(mode="after")
+    def _sentenced(self) -> Self:
+        if self.sentence is None and not self.charges:
+            raise ValueError("Give the sentence per charge (charges), in words (sentence), "
+                             "or both.")
+        problem = sentence_problem(self.charges)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Discontinue(_Action):
@@ -373,12 +413,77 @@ class RevokeAndReplaceOrder(_Action):
     replacements: list[NewOrder] = Field(default_factory=list)
 
 
-class ReportOrderBreach(_Action):
-    kind: Literal["report_order_breach"] = "report_order_breach"
+class OrderBreachReport(_Action):
+    """A breach of an order of the case: it opens a linked breach case (P9.5)."""
+
     order_id: str
     breach_reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
     description: str = Field(min_length=1, max_length=5000)
     new_offences: list[Offence] = Field(default_factory=list)
+
+
+class ReportOrderBreach(OrderBreachReport):
+    kind: Literal["report_order_breach"] = "report_order_breach"
+
+
+# --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
+class _SpoTerms(_Action):
+    prohibitions: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=50)
+    requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _prohibits_or_requires(self) -> Self:
+        if not self.prohibitions and not self.requirements:
+            raise ValueError("A stalking protection order prohibits or requires something "
+                             "(SPA 2019 s.1(2)): give prohibitions, requirements or both.")
+        return self
+
+
+class ApplyStalkingProtectionOrder(_SpoTerms):
+    """The police apply to a magistrates' court for a full (s.1) or interim (s.5) order, with
+    or without a prosecution; the prohibitions and requirements are those sought."""
+
+    kind: Literal["apply_stalking_protection_order"] = "apply_stalking_protection_order"
+    order_type: SpoKind
+    applied_on: date
+    court: str = Field(default="", max_length=200)
+    protected_person_ids: list[str] = Field(min_length=1, max_length=50)
+
+
+class MakeStalkingProtectionOrder(_SpoTerms):
+    """The order the court made on an application, as made, and when it ends."""
+
+    kind: Literal["make_stalking_protection_order"] = "make_stalking_protection_order"
+    application_id: str = Field(min_length=1, max_length=64)
+    made_on: date
+    ends_on: date | None = Field(default=None, description="None: until further order.")
+
+    @model_validator(mode="after")
+    def _ends_after_it_is_made(self) -> Self:
+        if self.ends_on is not None and self.ends_on < self.made_on:
+            raise ValueError("An order cannot end before the day it is made.")
+        return self
+
+
+class ReviewStalkingProtectionOrder(_Action):
+    """SPA 2019 s.7: before an order ends, whether to apply to renew or vary it, or let it
+    end; `renewed_until` records a renewal the court granted (its new end)."""
+
+    kind: Literal["review_stalking_protection_order"] = "review_stalking_protection_order"
+    order_id: str = Field(min_length=1, max_length=64)
+    decision: str = Field(min_length=1, max_length=2000)
+    reasons: str = Field(min_length=1, max_length=5000)
+    renewed_until: date | None = None
+
+
+class ReportStalkingProtectionOrderBreach(OrderBreachReport):
+    """A breach of a stalking protection order (an offence under SPA 2019 s.8), treated as a
+    breach of a restraining order is: a linked breach case opens with its deadline (P9.5)."""
+
+    kind: Literal["report_stalking_protection_order_breach"] = \
+        "report_stalking_protection_order_breach"
 
 
 class RecordBreachActionTaken(_Action):
@@ -413,7 +518,8 @@ Action = Annotated[
     | AcceptLesserPlea | EnterPleas | RecordAdvocateIntroduction | RecordVerdict
     | RecordSentence | Discontinue | ReverifyOrderDetails | ApplyRestrainingOrder
     | MakeRestrainingOrder | RevokeAndReplaceOrder | ReportOrderBreach | RecordBreachActionTaken
-    | RecordConduct | CloseCase,
+    | RecordConduct | CloseCase | ApplyStalkingProtectionOrder | MakeStalkingProtectionOrder
+    | ReviewStalkingProtectionOrder | ReportStalkingProtectionOrderBreach,
     Field(discriminator="kind"),
 ]
 

@@ -14,9 +14,11 @@ from models.enums import (
     Form,
     Outcome,
     Role,
+    SentenceKind,
+    SpoKind,
     Verdict,
 )
-from models.offences import Offence
+from models.offences import OFFENCES, Offence
 from models.people import Complainant, Suspect
 
 REFERENCE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}$"
@@ -205,6 +207,175 @@ class RestrainingOrder(BaseModel):
         return self.revoked_at is None and (self.expires_on is None or day <= self.expires_on)
 
 
+class SpoApplication(BaseModel):
+    """Stalking Protection Act 2019 s.1 and s.5: the police's application to a magistrates'
+    court for a full or an interim stalking protection order, with or without a prosecution."""
+
+    application_id: str
+    order_type: SpoKind
+    applied_on: date
+    court: str = ""
+    protected_person_ids: list[str] = Field(min_length=1)
+    prohibitions: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    recorded_at: datetime
+    determined_at: datetime | None = Field(
+        default=None, description="When an order was made on it (an interim application falls "
+                                  "when the full one is determined).")
+
+
+class StalkingProtectionOrder(BaseModel):
+    """An order the magistrates' court made: its prohibitions and requirements (s.2), and its
+    end: a full order lasts at least two years or until further order (s.3); an interim one
+    ends at the latest when the application for the full order is determined (s.5)."""
+
+    order_id: str
+    order_type: SpoKind
+    application_id: str
+    protected_person_ids: list[str] = Field(min_length=1)
+    prohibitions: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    made_on: date
+    ends_on: date | None = Field(default=None, description="None: until further order.")
+    ended_at: datetime | None = Field(
+        default=None, description="Ended before its date: an interim order when the full "
+                                  "application is determined.")
+    recorded_at: datetime
+    # SPA 2019 s.7: whether to apply to renew or vary the order before it ends, decided for
+    # the end date it had then (a renewal gives it a new end, and a new decision to make).
+    review: str | None = None
+    reviewed_for: date | None = None
+    reviewed_at: datetime | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.ended_at is None and (self.ends_on is None or day <= self.ends_on)
+
+    @property
+    def awaiting_review(self) -> bool:
+        """It ends on a date, and what to do before then is not decided yet."""
+        return self.ended_at is None and self.ends_on is not None \
+            and self.reviewed_for != self.ends_on
+
+
+# The kinds of sentence that run for a term that can be consecutive or concurrent.
+TERMS = frozenset({SentenceKind.CUSTODIAL, SentenceKind.SUSPENDED})
+
+
+class ChargeSentence(BaseModel):
+    """The sentence passed for one charge: its kind, its term, and how it runs with another.
+
+    "16 months for stalking and 2 months for the breach, consecutive" is two of these: the
+    breach's `consecutive_to` names stalking. "5 years, with 2.5 years concurrent": the
+    second's `concurrent_with` names the first.
+    """
+
+    offence: Offence
+    kind: SentenceKind
+    months: float | None = Field(
+        default=None, gt=0, le=1200,
+        description="The term in months: the custodial term (served or suspended), or the "
+                    "length of a community order or conditional discharge; none for a fine.")
+    consecutive_to: Offence | None = Field(
+        default=None, description="Runs after the sentence for this other charge.")
+    concurrent_with: Offence | None = Field(
+        default=None, description="Runs at the same time as the sentence for this other charge.")
+
+    @model_validator(mode="after")
+    def _term_where_it_applies(self) -> "ChargeSentence":
+        if self.kind in TERMS and self.months is None:
+            raise ValueError(f"A {self.kind.value} sentence needs its term in months.")
+        if self.kind is SentenceKind.FINE and self.months is not None:
+            raise ValueError("A fine has no term in months.")
+        if self.consecutive_to is not None and self.concurrent_with is not None:
+            raise ValueError("A sentence is consecutive to one charge or concurrent with one, "
+                             "not both.")
+        if self.kind not in TERMS and (self.consecutive_to or self.concurrent_with):
+            raise ValueError(f"A {self.kind.value} runs neither consecutively nor concurrently.")
+        return self
+
+    @property
+    def runs_with(self) -> Offence | None:
+        return self.consecutive_to or self.concurrent_with
+
+    def describe(self) -> str:
+        """In words: "breach of a restraining order: 2 months custodial, consecutive to ..."."""
+        term = f"{self.months:g} months " if self.months is not None else ""
+        words = f"{OFFENCES[self.offence].title.lower()}: {term}{self.kind.value.replace('_', ' ')}"
+        if self.runs_with is not None:
+            how = "consecutive to" if self.consecutive_to else "concurrent with"
+            words += f", {how} {OFFENCES[self.runs_with].title.lower()}"
+        return words
+
+
+def sentence_problem(charges: list[ChargeSentence]) -> str | None:
+    """What makes a set of per-charge sentences inconsistent, in a sentence; None if nothing."""
+    by_offence: dict[Offence, ChargeSentence] = {}
+    for charge in charges:
+        if charge.offence in by_offence:
+            return f"{charge.offence.value} is sentenced twice."
+        by_offence[charge.offence] = charge
+    for charge in charges:
+        other = charge.runs_with
+        if other is None:
+            continue
+        if other == charge.offence:
+            return f"The sentence for {charge.offence.value} cannot run with itself."
+        if other not in by_offence:
+            return (f"The sentence for {charge.offence.value} runs with {other.value}, which is "
+                    "not sentenced here.")
+        if by_offence[other].kind is not charge.kind:
+            return (f"The {charge.kind.value} sentence for {charge.offence.value} can run only "
+                    f"with another {charge.kind.value} sentence, not the "
+                    f"{by_offence[other].kind.value} for {other.value}.")
+    for charge in charges:  # each chain of "runs with" ends at a sentence that runs alone
+        seen = {charge.offence}
+        step = charge.runs_with
+        while step is not None:
+            if step in seen:
+                return f"The sentences for {charge.offence.value} run with each other in a circle."
+            seen.add(step)
+            step = by_offence[step].runs_with
+    return None
+
+
+def total_term_months(charges: list[ChargeSentence],
+                      kind: SentenceKind = SentenceKind.CUSTODIAL) -> float | None:
+    """The whole term of the sentences of one kind: consecutive terms add up, concurrent ones
+    overlap (a concurrent term starts with the one it runs with). None when there are none."""
+    by_offence = {c.offence: c for c in charges}
+    starts: dict[Offence, float] = {}
+
+    def start(c: ChargeSentence) -> float:
+        if c.offence not in starts:
+            if c.consecutive_to is not None:
+                starts[c.offence] = end(by_offence[c.consecutive_to])
+            elif c.concurrent_with is not None:
+                starts[c.offence] = start(by_offence[c.concurrent_with])
+            else:
+                starts[c.offence] = 0.0
+        return starts[c.offence]
+
+    def end(c: ChargeSentence) -> float:
+        return start(c) + (c.months or 0.0)
+
+    ends = [end(c) for c in charges if c.kind is kind]
+    return round(max(ends), 2) if ends else None
+
+
+class Sentencing(BaseModel):
+    """The sentence passed on the case: per charge, with the total custodial term, and the
+    restraining orders made or revoked with it. The free text is its summary."""
+
+    recorded_at: datetime
+    sentenced_on: date | None = None
+    charges: list[ChargeSentence] = Field(default_factory=list)
+    total_custodial_months: float | None = Field(
+        default=None, description="The time in custody the sentences add up to.")
+    orders: list[str] = Field(default_factory=list, description="Restraining orders made with it.")
+    orders_revoked: list[str] = Field(default_factory=list)
+    summary: str | None = None
+
+
 class LinkedCase(BaseModel):
     reference: str
     relation: str
@@ -309,10 +480,13 @@ class CaseFile(BaseModel):
     verdict: Verdict | None = None
     # P6.8: the first plea or verdict action (the addendum VPS counts from it on conviction).
     pleas_or_verdict_at: datetime | None = None
-    sentence: str | None = None
+    sentence: str | None = Field(default=None, description="The sentence in words.")
+    sentencing: Sentencing | None = Field(default=None, description="The sentence per charge.")
     order_application: OrderApplication | None = None
     details_reverified_at: datetime | None = None
     orders: list[RestrainingOrder] = Field(default_factory=list)
+    spo_applications: list[SpoApplication] = Field(default_factory=list)
+    stalking_protection_orders: list[StalkingProtectionOrder] = Field(default_factory=list)
     linked_cases: list[LinkedCase] = Field(default_factory=list)
     repeat_perpetrator: bool = Field(
         default=False, description="P3.8: the suspect is very likely in other cases too.")
@@ -350,6 +524,9 @@ class CaseFile(BaseModel):
 
     def orders_in_force(self, day: date) -> list[RestrainingOrder]:
         return [o for o in self.orders if o.in_force_on(day)]
+
+    def spo(self, order_id: str) -> StalkingProtectionOrder | None:
+        return next((o for o in self.stalking_protection_orders if o.order_id == order_id), None)
 
     @property
     def latest_decision(self) -> ChargingDecision | None:
@@ -396,5 +573,6 @@ def case_facts(case: CaseFile) -> CaseFacts:
                     if d.deadline_id in case.deadline_marks),
         # Counted over the case's whole life: the file keeps only the latest orders and breaches.
         orders_made=orders_made(case),
-        breaches=max(case.recorded.get("report_order_breach", 0),
+        breaches=max(case.recorded.get("report_order_breach", 0)
+                     + case.recorded.get("report_stalking_protection_order_breach", 0),
                      sum(1 for i in case.incidents if i.kind == "order_breach")))

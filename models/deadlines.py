@@ -59,6 +59,12 @@ class DeadlinePolicy(BaseModel):
     # Witness care reminds and checks the complainant's needs this many working days before
     # each hearing (Victims' Code Right 7: told of hearing dates; Witness Charter).
     hearing_reminder_working_days: int = 5
+    # Stalking Protection Act 2019 s.7: an order that ends on a date may be renewed or varied on
+    # the police's application, which the court must hear before it ends. The officer decides
+    # this many days before the end (brought forward to a working day), reminded this many
+    # working days before that.
+    spo_review_days_before_end: int = 28
+    spo_review_reminder_working_days: int = 5
     # The lead time of every reminder that has no lead of its own.
     default_reminder_hours: int = 4
 

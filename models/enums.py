@@ -110,3 +110,20 @@ class Form(StrEnum):
 
     MG3 = "MG3"
     MG6 = "MG6"
+
+
+class SentenceKind(StrEnum):
+    """The sentence passed for one charge."""
+
+    CUSTODIAL = "custodial"
+    SUSPENDED = "suspended"
+    COMMUNITY_ORDER = "community_order"
+    FINE = "fine"
+    DISCHARGE = "discharge"
+
+
+class SpoKind(StrEnum):
+    """Stalking Protection Act 2019: a full order (s.1) or an interim one (s.5)."""
+
+    INTERIM = "interim"
+    FULL = "full"

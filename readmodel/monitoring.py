@@ -71,7 +71,8 @@ def project_deadlines(session: Session, case: CaseFile) -> None:
 
 def report_facts(case: CaseFile) -> list[FactRow]:
     """The dated facts the reports count beyond the history rows: charging decisions and each
-    offence charged, orders made, and how each prosecution ended."""
+    offence charged, sentences per charge and the total custodial term, orders made, and how
+    each prosecution ended."""
     ref = case.reference
     facts: list[FactRow] = []
     # Numbered over the case's whole life: the file keeps only the latest decisions.
@@ -82,6 +83,29 @@ def report_facts(case: CaseFile) -> list[FactRow]:
         if decision.kind is ChargingDecisionKind.CHARGE:
             facts += [FactRow(reference=ref, fact_id=f"charge:{i}:{o.value}", kind="charge",
                               at=utc(decision.at), detail=o.value) for o in decision.charges]
+    sentencing = case.sentencing
+    if sentencing is not None and sentencing.charges:
+        # Numbered by the sentences the case has recorded (a later one may replace it); counted
+        # by the day the court sentenced, when it is given.
+        n = case.recorded.get("record_sentence", 1)
+        at = (at_local(sentencing.sentenced_on, time(12)).astimezone(UTC)
+              if sentencing.sentenced_on else utc(sentencing.recorded_at))
+        facts += [FactRow(reference=ref, fact_id=f"sentence:{n}:{c.offence.value}",
+                          kind="sentence", at=at, detail=c.kind.value)
+                  for c in sentencing.charges]
+        if sentencing.total_custodial_months is not None:
+            facts.append(FactRow(reference=ref, fact_id=f"custody:{n}", kind="custodial_term",
+                                 at=at, detail=f"{sentencing.total_custodial_months:g}"))
+    # Stalking protection orders count by the day applied for and the day made.
+    for app in case.spo_applications:
+        facts.append(FactRow(reference=ref, fact_id=f"spo_application:{app.application_id}",
+                             kind="spo_application",
+                             at=at_local(app.applied_on, time(12)).astimezone(UTC),
+                             detail=app.order_type.value))
+    for spo in case.stalking_protection_orders:
+        facts.append(FactRow(reference=ref, fact_id=f"spo:{spo.order_id}", kind="spo_made",
+                             at=at_local(spo.made_on, time(12)).astimezone(UTC),
+                             detail=spo.order_type.value))
     for order in case.orders:
         # Orders count by the day the court made them, not the day they were recorded.
         facts.append(FactRow(reference=ref, fact_id=f"order:{order.order_id}", kind="order_made",

@@ -18,7 +18,9 @@ ELSEWHERE = {
     "P4.6": ["`CaseWorkflow._record_links` (history of linked cases)"],
     "P4.1": ["`workflows/spoc_contact.py`", "`core/schedules.py`"],
     "P6.4": ["`activities/notify.py:route`"],
-    "P9.5": ["`CaseWorkflow._after_action` (opens the linked case)"],
+    "P9.5": ["`CaseWorkflow._after_action` (opens the linked case)",
+             "a stalking protection order's breach by analogy (`report_stalking_protection_order_"
+             "breach`, SPA 2019 s.8): the same linked case and deadline"],
     "G.2": ["`models/offences.py:most_serious_first`"],
 }
 

@@ -104,8 +104,9 @@ async def _report_breach(api, auth, first: Handler, breach_ref: str, description
 async def test_case_study_1_stalking_and_breach_two_victims_g_1_g_2_g_3_g_4_p9_5(api, auth) -> None:
     """Case study 1: convicted of stalking V1 in 2020 with an indefinite order; seen at a
     prohibited location; meanwhile stalking V2 (emails, calls, sign-ups). Charged stalking and
-    breach (G.1, most serious first G.2), guilty pleas, 16 months + 2 months consecutive; the
-    old order revoked and replaced (G.4) and a new indefinite order for V2."""
+    breach (G.1, most serious first G.2), guilty pleas; the old order revoked and replaced (G.4)
+    and a new indefinite order for V2; sentenced per charge, 16 months + 2 months consecutive
+    (18 in custody), with the orders it revoked and made."""
     first = Handler(api, auth, new_reference("CS1"))
     assert (await first.open(stalking=True, domestic_abuse=True,
                              complainants=("V1",))).status_code == 201
@@ -194,11 +195,6 @@ async def test_case_study_1_stalking_and_breach_two_victims_g_1_g_2_g_3_g_4_p9_5
     assert (await breach.act(PROSECUTOR, "record_first_appearance"))["state"] == "pleas"
     pleas = await breach.act(PROSECUTOR, "enter_pleas", guilty=True)
     assert pleas["case"]["verdict"] == "convicted" and pleas["state"] == "pleas"
-    sentence = "16 months' imprisonment for stalking and two months consecutive for the breach"
-    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence,
-                                 reasons="Disregard of the order and serious, persistent "
-                                         "stalking of another victim: highest culpability.")
-    assert sentenced["case"]["sentence"] == sentence
 
     # G.4 on the first case: the 2020 order is revoked and replaced by a new indefinite one.
     conditions = ["no contact, direct or indirect", "not to enter the prohibited locations",
@@ -234,6 +230,36 @@ async def test_case_study_1_stalking_and_breach_two_victims_g_1_g_2_g_3_g_4_p9_5
     assert v2_order["expires_on"] is None and v2_order["revoked_at"] is None
     assert v2_order["replaces"] is None
 
+    # Sentenced (Liverpool Crown Court, February 2024): 16 months for stalking and two months
+    # consecutive for the breach; the 2020 order revoked and new indefinite orders for both.
+    sentence = "16 months' imprisonment for stalking and two months consecutive for the breach"
+    sentenced = await breach.act(
+        PROSECUTOR, "record_sentence", sentence=sentence, sentenced_on="2024-02-20",
+        charges=[{"offence": STALKING_S4A, "kind": "custodial", "months": 16},
+                 {"offence": BREACH, "kind": "custodial", "months": 2,
+                  "consecutive_to": STALKING_S4A}],
+        orders=[new["order_id"], v2_order["order_id"]], orders_revoked=[old["order_id"]],
+        reasons="Disregard of the order and serious, persistent stalking of another victim: "
+                "highest culpability.")
+    sentencing = sentenced["case"]["sentencing"]
+    assert sentenced["case"]["sentence"] == sentencing["summary"] == sentence
+    terms = {c["offence"]: (c["kind"], c["months"], c["consecutive_to"], c["concurrent_with"])
+             for c in sentencing["charges"]}
+    assert terms == {STALKING_S4A: ("custodial", 16, None, None),
+                     BREACH: ("custodial", 2, STALKING_S4A, None)}
+    assert sentencing["total_custodial_months"] == 18  # consecutive: 16 + 2
+    assert sentencing["sentenced_on"] == "2024-02-20"
+    assert "18 months in custody in total" in sentenced["entry"]["summary"]
+    # The orders the sentence names: new, indefinite, one for each victim; the old one revoked.
+    assert sentencing["orders_revoked"] == [f"{first.reference}-RO1"]
+    orders = {o["order_id"]: o for o in [*(await first.get())["orders"],
+                                         *(await breach.get())["orders"]]}
+    named = [orders[order_id] for order_id in sentencing["orders"]]
+    assert [o["protected_person_id"] for o in named] == ["V1", "V2"]
+    assert all(o["expires_on"] is None and o["revoked_at"] is None for o in named)
+    assert [o["replaces"] for o in named] == [f"{first.reference}-RO1", None]
+    assert orders[f"{first.reference}-RO1"]["revoked_at"] is not None
+
     # Final state of both cases, read back: the links stand both ways.
     first_case, breach_case = await first.get(), await breach.get()
     assert [o["revoked_at"] is None for o in first_case["orders"]] == [False, True]
@@ -252,7 +278,8 @@ async def test_case_study_2_harassment_and_breach_p3_4_p3_10_g_2_g_3_p9_5(api, a
     2023) with threats to kill. The suspect denied until confronted with his videos (P3.4).
     Harassment is charged with the breach, so stalking is considered first (P3.10); the
     linked case inherits stalking=False from the first case, so P4.2 asks for no
-    harassment_reasons. Guilty pleas; five years with two and a half years concurrent.
+    harassment_reasons. Guilty pleas; five years with two and a half years concurrent, recorded
+    per charge (five years in custody), with no new order.
 
     The harassment charged is s.4 (fear of violence, 10 years): five years' imprisonment is
     beyond s.2's six-month maximum. s.2 is recorded among the new offences as reported."""
@@ -331,12 +358,27 @@ async def test_case_study_2_harassment_and_breach_p3_4_p3_10_g_2_g_3_p9_5(api, a
     assert (await breach.act(PROSECUTOR, "record_first_appearance"))["state"] == "pleas"
     pleas = await breach.act(PROSECUTOR, "enter_pleas", guilty=True)
     assert pleas["case"]["verdict"] == "convicted"
+    # Sentenced (Liverpool Crown Court, July 2023; the guidance gives the month, the day is
+    # the story's): five years for harassment, two and a half years concurrent for the breach.
     sentence = ("five years' imprisonment for harassment and two and a half years concurrent "
                 "for the breach")
     culpability = "Serious and persistent breach: highest culpability category."
-    sentenced = await breach.act(PROSECUTOR, "record_sentence", sentence=sentence,
-                                 reasons=culpability)
-    assert sentenced["case"]["sentence"] == sentence
+    sentenced = await breach.act(
+        PROSECUTOR, "record_sentence", sentence=sentence, sentenced_on="2023-07-14",
+        charges=[{"offence": HARASSMENT_S4, "kind": "custodial", "months": 60},
+                 {"offence": BREACH, "kind": "custodial", "months": 30,
+                  "concurrent_with": HARASSMENT_S4}],
+        reasons=culpability)
+    sentencing = sentenced["case"]["sentencing"]
+    assert sentenced["case"]["sentence"] == sentencing["summary"] == sentence
+    terms = {c["offence"]: (c["kind"], c["months"], c["consecutive_to"], c["concurrent_with"])
+             for c in sentencing["charges"]}
+    assert terms == {HARASSMENT_S4: ("custodial", 60, None, None),
+                     BREACH: ("custodial", 30, None, HARASSMENT_S4)}
+    assert sentencing["total_custodial_months"] == 60  # concurrent: five years in all
+    assert sentencing["sentenced_on"] == "2023-07-14"
+    # No new order with this sentence: the 2013 order stands (read back below).
+    assert sentencing["orders"] == [] and sentencing["orders_revoked"] == []
 
     history = (await api.get(f"/cases/{breach_ref}/history", headers=auth(OFFICER))).json()
     entry = history[-1]
@@ -348,6 +390,7 @@ async def test_case_study_2_harassment_and_breach_p3_4_p3_10_g_2_g_3_p9_5(api, a
         < actions.index("make_charging_decision") < actions.index("enter_pleas")
     final = await breach.get()
     assert final["sentence"] == sentence and final["charges"] == [HARASSMENT_S4, BREACH]
+    assert final["sentencing"] == sentencing
     assert [link["reference"] for link in final["linked_cases"]] == [first.reference]
     # The first case keeps its 2013 order in force (design card: a breach opens a new case).
     first_case = await first.get()

@@ -136,3 +136,37 @@ async def test_p3_8_a_different_suspect_is_not_linked(api, auth) -> None:
 
     case = await eventually(searched)
     assert not any(link.get("confidence") for link in case["linked_cases"])
+
+
+@pytest.mark.asyncio
+async def test_p3_8_breach_case_counts_and_names_the_case_it_breaches(api, auth) -> None:
+    """A breach case is opened linked to the case it breaches (P9.5): its own suspect search
+    finds that case again, and its entry counts the link and names it, not '0 found'."""
+    first = new_reference("LINKO")
+    await _open(api, auth, _body(first, "linkarea", "Petra Vance", "V1"))
+    handler = Handler(api, auth, first, area="linkarea")
+    await handler.to_restraining_order(complainants=("V1",))
+    made = await handler.act("prosecutor", "make_restraining_order",
+                             orders=[{"protected_person_id": "V1", "conditions": ["no contact"],
+                                      "made_on": "2020-06-01"}])
+    await _projected(api, auth, first, "linkarea", made["version"])
+    breach = new_reference("LINKOB")
+    await handler.act("officer_in_case", "report_order_breach", order_id=f"{first}-RO1",
+                      breach_reference=breach, new_offences=[])
+    breached = Handler(api, auth, breach, area="linkarea")
+
+    async def searched() -> Any:
+        response = await api.get(f"/cases/{breach}/history",
+                                 headers=auth("officer_in_case", area="linkarea"))
+        if response.status_code != 200:
+            return None
+        return next((h for h in response.json() if h["action"] == "link_cases"), None)
+
+    entry = await eventually(searched)
+    assert entry["summary"].startswith("1 linked case(s) found for the suspect")
+    assert f"opened as a breach of {first}" in entry["summary"]
+    assert entry["rules"] == ["P3.8", "P4.6"]
+    case = await breached.get()
+    assert [(link["reference"], link["relation"]) for link in case["linked_cases"]] == [
+        (first, "breach of")]
+    assert case["repeat_perpetrator"] is True

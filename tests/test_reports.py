@@ -75,6 +75,9 @@ def seed() -> list[Seed]:
         {"protected_person_id": "C1", "conditions": ["no contact"], "made_on": "2026-10-23"}])
     a.act("officer_in_case", "report_order_breach", "10-28", order_id=f"{a.reference}-RO1",
           breach_reference=f"{a.reference}-B")
+    # Sentenced 30 Oct: 16 months for stalking.
+    a.act("prosecutor", "record_sentence", "10-30", sentenced_on="2026-10-30", charges=[
+        {"offence": "pha1997_s4a", "kind": "custodial", "months": 16}])
     a.escalated("contact_details", "09-25")  # overdue in September: not October's
     # B: harassment (s.4 after "stalking considered"), opened 2 Oct; not guilty pleas 27 Oct.
     b = (Seed("B", "10-02", stalking=False).referred("10-05", "10-05", "10-09")
@@ -98,16 +101,29 @@ def seed() -> list[Seed]:
          .act("manager", "record_manager_authority", "10-14")
          .act("prosecutor", "record_complainant_plea_views", "10-14")
          .act("prosecutor", "accept_lesser_plea", "10-14")
+         # Recorded 31 Oct, for a sentence the court passed on 2 November: November's.
+         .act("prosecutor", "record_sentence", "10-31", sentenced_on="2026-11-02", charges=[
+             {"offence": "pha1997_s2", "kind": "suspended", "months": 4}])
          .escalated("contact_details", "10-04", met="10-06"))
-    # D: opened 4 Oct, bail 4 Oct breached 5 Oct, no further action by the police 6 Oct.
+    # D: opened 4 Oct, bail 4 Oct breached 5 Oct; a full SPO applied for 5 Oct, made 6 Oct until
+    # further order and breached that day, an interim one applied for 5 Oct and never made; no
+    # further action by the police 6 Oct.
     d = (Seed("D", "10-04")
          .act("officer_in_case", "record_risk_assessment", "10-04", complainant_id="C1",
               assessment=f.standard_risk())
          .act("officer_in_case", "record_bail", "10-04")
          .act("officer_in_case", "report_bail_breach", "10-05")
-         .act("officer_in_case", "make_charging_decision", "10-06", decision="no_further_action",
-              charges=[], action_plan=[], no_further_work=True, reasons="Evidential test not met.")
-         .escalated("victims_right_to_review", "10-08"))
+         .act("officer_in_case", "apply_stalking_protection_order", "10-05",
+              applied_on="2026-10-05")
+         .act("officer_in_case", "apply_stalking_protection_order", "10-05",
+              order_type="interim", applied_on="2026-10-05"))
+    (d.act("officer_in_case", "make_stalking_protection_order", "10-06",
+           application_id=f"{d.reference}-SPOA1", made_on="2026-10-06", ends_on=None)
+     .act("officer_in_case", "report_stalking_protection_order_breach", "10-06",
+          order_id=f"{d.reference}-SPO1", breach_reference=f"{d.reference}-B")
+     .act("officer_in_case", "make_charging_decision", "10-06", decision="no_further_action",
+          charges=[], action_plan=[], no_further_work=True, reasons="Evidential test not met.")
+     .escalated("victims_right_to_review", "10-08"))
     # E: November, so in none of October's figures. F: another area's, charged in October.
     e = Seed("E", "11-02").referred("11-03", "11-03", "11-04")
     other = (Seed("F", "10-01", area=f"{AREA}-other").referred("10-02", "10-02", "10-03")
@@ -169,9 +185,26 @@ async def test_pleas_orders_breaches_and_summonses(api, auth, seeded):
     assert await report(api, auth, "lesser-pleas") == [{"lesser_pleas_accepted": 1}]
     assert await report(api, auth, "orders") == [{"kind": "new", "orders": 1},
                                                  {"kind": "replacement", "orders": 0}]
-    assert await report(api, auth, "breaches") == [{"kind": "restraining_order", "breaches": 1},
-                                                   {"kind": "bail", "breaches": 1}]
+    assert await report(api, auth, "breaches") == [
+        {"kind": "restraining_order", "breaches": 1},
+        {"kind": "stalking_protection_order", "breaches": 1}, {"kind": "bail", "breaches": 1}]
+    assert await report(api, auth, "stalking-protection-orders") == [
+        {"order": "interim", "applications": 1, "orders_made": 0},
+        {"order": "full", "applications": 1, "orders_made": 1}]
     assert await report(api, auth, "witness-summonses") == [{"witness_summonses": 1}]
+
+
+async def test_sentences_by_kind_and_custodial_terms_count_by_the_day_sentenced(
+        api, auth, seeded):
+    kinds = {r["kind"]: (r["sentences"], r["cases"])
+             for r in await report(api, auth, "sentences-by-kind")}
+    assert kinds == {"custodial": (1, 1), "suspended": (0, 0), "community_order": (0, 0),
+                     "fine": (0, 0), "discharge": (0, 0)}
+    november = {r["kind"]: r["sentences"] for r in await report(
+        api, auth, "sentences-by-kind", since="2026-11-01", until="2026-11-30")}
+    assert november["suspended"] == 1 and november["custodial"] == 0
+    assert await report(api, auth, "custodial-terms") == [
+        {"cases": 1, "median_months": 16.0, "longest_months": 16.0, "total_months": 16.0}]
 
 
 async def test_overdue_deadlines_by_kind(api, auth, seeded):

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         CaseWorkflowInput,
         CloseCase,
         NewCase,
+        OrderBreachReport,
         ProjectionInput,
         Refusal,
     )
@@ -75,6 +76,11 @@ RETRY_FAILED_DELIVERY_AFTER = timedelta(minutes=15)
 LINK_SEARCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 LINK_SEARCH_AFTER = {"add_suspect", "refer_to_cps", "begin_charging_review"}
 REPEAT_PERPETRATOR_CONFIDENCE = 0.9
+# The actions that report a breach of an order of the case, and the offence the breach is.
+BREACH_OFFENCE = {
+    "report_order_breach": Offence.BREACH_OF_RESTRAINING_ORDER,
+    "report_stalking_protection_order_breach": Offence.BREACH_OF_STALKING_PROTECTION_ORDER,
+}
 
 
 def case_workflow_id(reference: str) -> str:
@@ -246,17 +252,20 @@ class CaseWorkflow:
         action = request.action
         if action.kind in LINK_SEARCH_AFTER:
             self._link_search_due = True
-        if action.kind == "report_order_breach":
-            # P9.5 (AUTO): the breach opens its own linked case, its own workflow.
+        if isinstance(action, OrderBreachReport):
+            # P9.5 (AUTO): the breach opens its own linked case, its own workflow; a stalking
+            # protection order's breach by analogy, as the breach of an order of the case.
+            # An SPO is made only on acts associated with stalking: its breach case is one.
+            stalking = self.case.stalking or action.kind != "report_order_breach"
             self._pending_linked_cases.append(NewCase(
                 reference=action.breach_reference, police_area=self.case.police_area,
-                cps_area=self.case.cps_area, stalking=self.case.stalking,
+                cps_area=self.case.cps_area, stalking=stalking,
                 domestic_abuse=self.case.domestic_abuse, suspects=self.case.suspects,
                 # A breach is a new incident: risk, VPS and views on an order are taken afresh.
                 complainants=[c.model_copy(update={"risk_assessments": [], "vps": [],
                                                    "order_views": None})
                               for c in self.case.complainants],
-                offences=[Offence.BREACH_OF_RESTRAINING_ORDER, *action.new_offences],
+                offences=[BREACH_OFFENCE[action.kind], *action.new_offences],
                 linked_from=self.case.reference, opened_by=request.actor))
 
     def _arm_projection_backstop(self) -> None:
@@ -345,9 +354,13 @@ class CaseWorkflow:
             return
         case.repeat_perpetrator = repeat
         other_areas = sum(1 for m in found if m.police_area != case.police_area)
+        # A breach case is opened linked to the case it breaches (lifecycle.open_case): that
+        # link is the suspect's too, and counts, though the search finds nothing new in it.
+        breached = [link.reference for link in case.linked_cases if link.relation == "breach of"]
+        opened_as = f"; opened as a breach of {', '.join(breached)}" if breached else ""
         self._record_system(
-            "link_cases", f"{len(found)} linked case(s) found for the suspect"
-                          f"{f', {other_areas} in other areas' if other_areas else ''}"
+            "link_cases", f"{len(found) + len(breached)} linked case(s) found for the suspect"
+                          f"{f', {other_areas} in other areas' if other_areas else ''}{opened_as}"
                           f"{'; repeat perpetrator' if repeat else ''}", ["P3.8", "P4.6"], now)
 
     async def _project(self) -> None:

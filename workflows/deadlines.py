@@ -268,11 +268,28 @@ def hearing_reminders(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
                                 escalate_to=[Role.MANAGER, Role.CPS_SPOC])
 
 
+def stalking_protection_order_ends(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
+    """SPA 2019 s.7: before a stalking protection order ends on its date, the officer decides
+    whether to apply to renew or vary it, or to let it end (an order until further order has
+    no such date; an interim order ends too, at the latest on its date)."""
+    for order in case.stalking_protection_orders:
+        if order.ends_on is None or not order.awaiting_review:
+            continue
+        decide_by = _working_day(order.ends_on - timedelta(days=p.spo_review_days_before_end), p)
+        yield _deadline("spo_ends", "SPA 2019 s.7",
+                        f"{order.order_id} ({order.order_type}) ends on "
+                        f"{order.ends_on.isoformat()}: decide whether to apply to renew or vary "
+                        "it, or let it end", at_local(decide_by), p,
+                        subject=f"{order.order_id}@{order.ends_on.isoformat()}",
+                        remind_at=at_local(add_working_days(
+                            decide_by, -p.spo_review_reminder_working_days), START_OF_WORKING_DAY))
+
+
 RULES: list[Callable[[CaseFile, DeadlinePolicy], Iterator[Deadline]]] = [
     risk_reviews, action_plan, charging_decision_told, threshold_evidence, breach_action,
     withdrawal_decision, safety_check, contact_details, addendum_vps, victims_right_to_review,
     reverify_before_hearing, order_conditions_told, bail_expiry, summary_time_limit,
-    hearing_reminders,
+    hearing_reminders, stalking_protection_order_ends,
 ]
 # While a case is closed only the duty owed to the complainant afterwards stays open (a closed
 # case has no order in force, so no conditions left to tell).

@@ -27,10 +27,14 @@ from models.case import (
     Referral,
     RestrainingOrder,
     SafetyCheck,
+    Sentencing,
+    SpoApplication,
+    StalkingProtectionOrder,
     ThresholdEvidence,
     Withdrawal,
     WitnessSummons,
     orders_made,
+    total_term_months,
 )
 from models.enums import (
     POLICE_ROLES,
@@ -38,6 +42,7 @@ from models.enums import (
     ChargingDecisionKind,
     DecidedBy,
     Outcome,
+    SpoKind,
     Verdict,
 )
 from models.offences import OFFENCES, most_serious_first
@@ -382,8 +387,14 @@ def record_verdict(case: CaseFile, action: a.RecordVerdict, actor: Actor, now: d
 
 
 def record_sentence(case: CaseFile, action: a.RecordSentence, actor: Actor, now: datetime) -> Change:
-    case.sentence = action.sentence
-    return None, f"sentence: {action.sentence}"
+    total = total_term_months(action.charges)
+    case.sentencing = Sentencing(
+        recorded_at=now, sentenced_on=action.sentenced_on, charges=action.charges,
+        total_custodial_months=total, orders=action.orders,
+        orders_revoked=action.orders_revoked, summary=action.sentence)
+    case.sentence = action.sentence or "; ".join(c.describe() for c in action.charges)
+    in_custody = f" ({total:g} months in custody in total)" if total is not None else ""
+    return None, f"sentence: {case.sentence}{in_custody}"
 
 
 def discontinue(case: CaseFile, action: a.Discontinue, actor: Actor, now: datetime) -> Change:
@@ -447,12 +458,71 @@ def revoke_and_replace_order(
     return None, f"order {action.revoke_order_id} revoked; {len(action.replacements)} new"
 
 
-def report_order_breach(case: CaseFile, action: a.ReportOrderBreach, actor: Actor, now: datetime) -> Change:
+def report_order_breach(case: CaseFile, action: a.OrderBreachReport, actor: Actor,
+                        now: datetime) -> Change:
     case.incidents.append(Incident(at=now, description=action.description, kind="order_breach"))
     case.linked_cases.append(
         LinkedCase(reference=action.breach_reference, relation="breach case", area=case.police_area)
     )
     return None, f"breach of {action.order_id} reported; linked case {action.breach_reference}"
+
+
+# A stalking protection order's breach is treated as a restraining order's: the same record,
+# and the workflow opens the linked breach case for either (CaseWorkflow._after_action).
+report_stalking_protection_order_breach = report_order_breach
+
+
+def apply_stalking_protection_order(
+    case: CaseFile, action: a.ApplyStalkingProtectionOrder, actor: Actor, now: datetime
+) -> Change:
+    # Numbered by every application the case has made: the file keeps only the latest ones.
+    number = max(case.recorded.get(action.kind, 0), len(case.spo_applications)) + 1
+    application_id = f"{case.reference}-SPOA{number}"
+    case.spo_applications.append(SpoApplication(
+        application_id=application_id, order_type=action.order_type,
+        applied_on=action.applied_on, court=action.court,
+        protected_person_ids=action.protected_person_ids, prohibitions=action.prohibitions,
+        requirements=action.requirements, recorded_at=now))
+    return None, (f"{action.order_type} stalking protection order applied for "
+                  f"({application_id}, {action.applied_on.isoformat()})")
+
+
+def make_stalking_protection_order(
+    case: CaseFile, action: a.MakeStalkingProtectionOrder, actor: Actor, now: datetime
+) -> Change:
+    app = next(x for x in case.spo_applications if x.application_id == action.application_id)
+    app.determined_at = now
+    if app.order_type is SpoKind.FULL:
+        # SPA 2019 s.5: an interim order ends when the application for the full one is
+        # determined, and an interim application still pending falls with it.
+        for interim in case.stalking_protection_orders:
+            if interim.order_type is SpoKind.INTERIM and interim.ended_at is None:
+                interim.ended_at = now
+        for pending in case.spo_applications:
+            if pending.order_type is SpoKind.INTERIM and pending.determined_at is None:
+                pending.determined_at = now
+    number = max(case.recorded.get(action.kind, 0), len(case.stalking_protection_orders)) + 1
+    order_id = f"{case.reference}-SPO{number}"
+    case.stalking_protection_orders.append(StalkingProtectionOrder(
+        order_id=order_id, order_type=app.order_type, application_id=app.application_id,
+        protected_person_ids=app.protected_person_ids, prohibitions=action.prohibitions,
+        requirements=action.requirements, made_on=action.made_on, ends_on=action.ends_on,
+        recorded_at=now))
+    ends = f"until {action.ends_on.isoformat()}" if action.ends_on else "until further order"
+    return None, f"{app.order_type} stalking protection order {order_id} made, {ends}"
+
+
+def review_stalking_protection_order(
+    case: CaseFile, action: a.ReviewStalkingProtectionOrder, actor: Actor, now: datetime
+) -> Change:
+    order = case.spo(action.order_id)
+    assert order is not None  # guaranteed by its guard
+    order.review, order.reviewed_for, order.reviewed_at = action.decision, order.ends_on, now
+    if action.renewed_until is not None:
+        order.ends_on = action.renewed_until
+        return None, (f"{action.order_id} renewed until {action.renewed_until.isoformat()}: "
+                      f"{action.decision}")
+    return None, f"{action.order_id} before its end: {action.decision}"
 
 
 def record_breach_action_taken(

@@ -17,11 +17,15 @@ from models.enums import (
     ChargingTest,
     RiskLevel,
     RiskTool,
+    SpoKind,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
-from workflows.calendar import add_working_days, is_working_day, london_today
+from workflows.calendar import add_months, add_working_days, is_working_day, london_today
 
 Guard = Callable[[CaseFile, Any, Actor, datetime], a.Refusal | None]
+
+ORDER_BREACHES = frozenset({Offence.BREACH_OF_RESTRAINING_ORDER,
+                            Offence.BREACH_OF_STALKING_PROTECTION_ORDER})
 
 # P9.2 says details are checked "shortly before the hearing" without a number. Fourteen days
 # is the protective reading: an address older than a fortnight is checked again.
@@ -400,9 +404,9 @@ def p9_2_views_and_reverified_details(case: CaseFile, action: a.ApplyRestraining
 def g_1_totality_of_offending(case: CaseFile, action: a.MakeChargingDecision, actor: Actor,
                               now: datetime) -> a.Refusal | None:
     """G.1: charging the breach alone while new offences are recorded needs reasons."""
-    breach_only = action.charges == [Offence.BREACH_OF_RESTRAINING_ORDER]
-    new_offences = [c.offence for c in case.candidate_offences
-                    if c.offence is not Offence.BREACH_OF_RESTRAINING_ORDER]
+    # A stalking protection order's breach is treated as a restraining order's is.
+    breach_only = bool(action.charges) and all(o in ORDER_BREACHES for o in action.charges)
+    new_offences = [c.offence for c in case.candidate_offences if c.offence not in ORDER_BREACHES]
     if (action.decision is ChargingDecisionKind.CHARGE and breach_only and new_offences
             and not (action.breach_only_reasons or "").strip()):
         return a.Refusal(rule="G.1", message=(
@@ -441,6 +445,25 @@ def lifecycle_convicted(case: CaseFile, action: Any, actor: Actor,
 
     if case.verdict is not Verdict.CONVICTED:
         return a.Refusal(rule="LIFECYCLE", message="A sentence needs a conviction recorded first.")
+    return None
+
+
+def lifecycle_sentence_refers_to_the_case(case: CaseFile, action: a.RecordSentence,
+                                          actor: Actor, now: datetime) -> a.Refusal | None:
+    """A sentence is passed for charges of the case; the orders it names are of this case, or
+    of a case linked to it (the case a breach case breaches, say)."""
+    uncharged = [c.offence.value for c in action.charges if c.offence not in case.charges]
+    if uncharged:
+        return a.Refusal(rule="INPUT", message=(
+            f"Sentenced for {', '.join(uncharged)}, which the case does not charge (charges: "
+            f"{', '.join(o.value for o in case.charges) or 'none'})."))
+    own = {o.order_id for o in case.orders}
+    linked = {link.reference for link in case.linked_cases}
+    unknown = [order_id for order_id in [*action.orders, *action.orders_revoked]
+               if order_id not in own and order_id.rsplit("-RO", 1)[0] not in linked]
+    if unknown:
+        return a.Refusal(rule="INPUT", message=(
+            f"No restraining order {', '.join(unknown)} on this case or a case linked to it."))
     return None
 
 
@@ -490,4 +513,79 @@ def lifecycle_unique_person(case: CaseFile, action: Any, actor: Actor,
             return a.Refusal(rule="INPUT", message="A complainant with that id already exists.")
     elif any(s.suspect_id == action.suspect.suspect_id for s in case.suspects):
         return a.Refusal(rule="INPUT", message="A suspect with that id already exists.")
+    return None
+
+
+# --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
+def lifecycle_spo_protected_people_known(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
+                                         actor: Actor, now: datetime) -> a.Refusal | None:
+    """Each person an application would protect is a complainant of the case."""
+    unknown = sorted({p for p in action.protected_person_ids if case.complainant(p) is None})
+    if unknown:
+        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
+    return None
+
+
+def spa_interim_with_the_main_application(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
+                                          actor: Actor, now: datetime) -> a.Refusal | None:
+    """SPA 2019 s.5: an interim order is applied for with, or after, the application for a
+    full order, while that is not yet determined."""
+    if action.order_type is SpoKind.INTERIM and not any(
+            app.order_type is SpoKind.FULL and app.determined_at is None
+            for app in case.spo_applications):
+        return a.Refusal(rule="SPA 2019 s.5", message=(
+            "An interim stalking protection order is sought with, or after, the application for "
+            "a full order, while that is undetermined: record the full application first."))
+    return None
+
+
+def lifecycle_known_spo_application(case: CaseFile, action: a.MakeStalkingProtectionOrder,
+                                    actor: Actor, now: datetime) -> a.Refusal | None:
+    """An order is made on an application of this case that is not yet determined."""
+    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
+               None)
+    if app is None:
+        return a.Refusal(rule="INPUT", message=(
+            f"The case has no stalking protection order application '{action.application_id}'."))
+    if app.determined_at is not None:
+        return a.Refusal(rule="LIFECYCLE", message=(
+            f"Application {app.application_id} is determined already."))
+    return None
+
+
+def spa_full_order_at_least_two_years(case: CaseFile, action: a.MakeStalkingProtectionOrder,
+                                      actor: Actor, now: datetime) -> a.Refusal | None:
+    """SPA 2019 s.3: a full order has effect for a fixed period of at least two years,
+    beginning with the day it is made, or until further order."""
+    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
+               None)
+    if app is None or app.order_type is not SpoKind.FULL or action.ends_on is None:
+        return None
+    earliest = add_months(action.made_on, 24) - timedelta(days=1)
+    if action.ends_on < earliest:
+        return a.Refusal(rule="SPA 2019 s.3", message=(
+            f"A full stalking protection order lasts at least two years: made on "
+            f"{action.made_on.isoformat()}, it ends on {earliest.isoformat()} at the earliest, "
+            "or give no end (until further order)."))
+    return None
+
+
+def lifecycle_known_spo(case: CaseFile, action: Any, actor: Actor,
+                        now: datetime) -> a.Refusal | None:
+    """A review names a stalking protection order of this case."""
+    if case.spo(action.order_id) is None:
+        return a.Refusal(rule="INPUT", message=(
+            f"The case has no stalking protection order '{action.order_id}'."))
+    return None
+
+
+def lifecycle_spo_in_force(case: CaseFile, action: a.ReportStalkingProtectionOrderBreach,
+                           actor: Actor, now: datetime) -> a.Refusal | None:
+    """A breach names a stalking protection order of this case that is in force."""
+    refusal = lifecycle_known_spo(case, action, actor, now)
+    if refusal is not None:
+        return refusal
+    order = case.spo(action.order_id)
+    if order is not None and not order.in_force_on(london_today(now)):
+        return a.Refusal(rule="LIFECYCLE", message=f"Order {action.order_id} is no longer in force.")
     return None

@@ -131,7 +131,8 @@ LIFECYCLE: dict[str, ActionSpec] = {
     "record_verdict": ActionSpec(frozenset({S.TRIAL}), PROSECUTOR,
                                  guards=(g.lifecycle_no_verdict_yet,)),
     "record_sentence": ActionSpec(VERDICT_STAGE | {S.RESTRAINING_ORDER}, PROSECUTOR,
-                                  guards=(g.lifecycle_convicted,)),
+                                  guards=(g.lifecycle_convicted,
+                                          g.lifecycle_sentence_refers_to_the_case)),
     "discontinue": ActionSpec(COURT, PROSECUTOR, (S.CLOSED,),
                               guards=(g.p7_3_only_when_offering_no_evidence,),
                               rules=("P6.9",)),
@@ -152,6 +153,18 @@ LIFECYCLE: dict[str, ActionSpec] = {
                                       guards=(g.lifecycle_known_order,), rules=("P9.5",)),
     "record_breach_action_taken": ActionSpec(OPEN, POLICE, rules=("P4.13", "P9.5")),
     "record_conduct": ActionSpec(OPEN, POLICE | PROSECUTOR, rules=("G.3",)),
+    # stalking protection orders (Stalking Protection Act 2019): sought by the police, with or
+    # without a prosecution, so in any open state; a breach is treated as an order breach is
+    "apply_stalking_protection_order": ActionSpec(
+        OPEN, POLICE, guards=(g.lifecycle_spo_protected_people_known,
+                              g.spa_interim_with_the_main_application)),
+    "make_stalking_protection_order": ActionSpec(
+        OPEN, POLICE, guards=(g.lifecycle_known_spo_application,
+                              g.spa_full_order_at_least_two_years)),
+    "review_stalking_protection_order": ActionSpec(OPEN, POLICE, guards=(g.lifecycle_known_spo,)),
+    "report_stalking_protection_order_breach": ActionSpec(OPEN, POLICE,
+                                                          guards=(g.lifecycle_spo_in_force,),
+                                                          rules=("P9.5",)),
     "close_case": ActionSpec(VERDICT_STAGE | {S.RESTRAINING_ORDER}, PROSECUTOR, (S.CLOSED,),
                              guards=(g.lifecycle_close_matches_facts,)),
 }

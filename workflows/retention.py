@@ -4,7 +4,8 @@ A case lives for years and may take thousands of actions; its workflow's state m
 size of what the guards and deadlines read, not of what has happened. So each list that grows
 with every action keeps only its latest entries here, chosen so that every guard and deadline
 still sees what it reads (the latest incident of each kind, every open action-plan item, every
-order in force, the latest notice per complainant and topic). Nothing is lost: every action's
+order in force, every stalking protection order in force or to review before its end, the
+latest notice per complainant and topic). Nothing is lost: every action's
 history entry, with its reasons and what it recorded (`HistoryEntry.detail`), is written once
 to the read model, and `CaseFile.recorded` counts every action of each kind.
 """
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from models.case import CaseFile
-from workflows.calendar import at_local
+from workflows.calendar import at_local, london_today
 
 # The latest records of one kind kept in the file: enough to show what is current.
 KEEP_LATEST = 10
@@ -94,6 +95,20 @@ def keep_bounded(case: CaseFile, now: datetime) -> None:
     if len(ended) > KEEP_LATEST:
         dropped = {id(o) for o in ended[:-KEEP_LATEST]}
         case.orders = [o for o in case.orders if id(o) not in dropped]
+    # Stalking protection orders: those in force or still to be reviewed before their end are
+    # all kept (the guards and the reminder read them), and undetermined applications; of the
+    # rest, the latest.
+    today = london_today(now)
+    spent = [o for o in case.stalking_protection_orders
+             if not o.in_force_on(today) and not o.awaiting_review]
+    if len(spent) > KEEP_LATEST:
+        dropped = {id(o) for o in spent[:-KEEP_LATEST]}
+        case.stalking_protection_orders = [o for o in case.stalking_protection_orders
+                                           if id(o) not in dropped]
+    determined = [x for x in case.spo_applications if x.determined_at is not None]
+    if len(determined) > KEEP_LATEST:
+        dropped = {id(x) for x in determined[:-KEEP_LATEST]}
+        case.spo_applications = [x for x in case.spo_applications if id(x) not in dropped]
     _clip_texts(case)
     for person in case.complainants:
         person.risk_assessments = latest(person.risk_assessments)
