@@ -4,6 +4,7 @@ Fields that a protocol GUARD checks are optional here on purpose: leaving one ou
 malformed input (422) but an action the protocol refuses (409 naming the rule).
 """
 
+import hashlib
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
@@ -573,6 +574,12 @@ class NewCase(BaseModel):
     offences: list[Offence] = Field(default_factory=list)
     linked_from: str | None = None
     opened_by: Actor | None = None
+
+    def fingerprint(self) -> str:
+        """What was sent to open the case (not who sent it): the same body again is the same
+        case; another body under a reference already taken is a conflict."""
+        body = self.model_dump_json(exclude={"opened_by"})
+        return hashlib.sha256(body.encode()).hexdigest()
 
     @model_validator(mode="after")
     def _people_have_ids_of_their_own(self) -> Self:

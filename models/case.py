@@ -497,6 +497,8 @@ class CaseFile(BaseModel):
     deadlines: list[Deadline] = Field(
         default_factory=list, description="Open deadlines, derived from the facts above.")
     deadline_marks: dict[str, DeadlineMarks] = Field(default_factory=dict)
+    # NewCase.fingerprint() of what opened it ("" for cases opened before it was kept).
+    opened_with: str = ""
     # How many actions of each kind the case has taken (workflows/retention.py), e.g. 3,000
     # evidence items although the file keeps the latest few.
     recorded: dict[str, int] = Field(default_factory=dict)

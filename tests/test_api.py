@@ -34,6 +34,20 @@ async def test_open_case_is_idempotent_on_the_reference(api, auth) -> None:
     assert second.json()["opened_at"] == first.json()["opened_at"]
 
 
+async def test_reopening_a_reference_with_other_details_is_409_and_changes_nothing(
+        api, auth) -> None:
+    handler = Handler(api, auth, new_reference())
+    assert (await handler.open()).status_code == 201
+    other = new_case_body(handler.reference, stalking=False, complainants=("C9",))
+    refused = await api.post("/cases", json=other, headers=auth("officer_in_case"))
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"]["rule"] == "CONFLICT"
+    assert "taken" in refused.json()["detail"]["message"]
+    case = await handler.get()
+    assert case["stalking"] is True and [c["complainant_id"] for c in case["complainants"]] == ["C1"]
+    assert (await handler.open()).status_code == 200  # the same body is still idempotent
+
+
 async def test_malformed_case_is_422_and_names_the_field(api, auth) -> None:
     body = new_case_body(new_reference())
     body["complainants"] = []

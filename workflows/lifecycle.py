@@ -262,7 +262,8 @@ def open_case(new_case: a.NewCase, now: datetime) -> Applied:
         domestic_abuse=new_case.domestic_abuse, complex=new_case.complex,
         opened_at=now, state_since=now, suspects=list(new_case.suspects),
         complainants=list(new_case.complainants),
-        candidate_offences=[CandidateOffence(offence=o) for o in new_case.offences], version=1)
+        candidate_offences=[CandidateOffence(offence=o) for o in new_case.offences], version=1,
+        opened_with=new_case.fingerprint())
     if new_case.linked_from:
         from models.case import LinkedCase
 

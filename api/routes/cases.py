@@ -102,10 +102,12 @@ class CaseList(BaseModel):
 
 
 @router.post("", status_code=201, response_model=dict[str, Any],
-             responses={200: {"description": "The case already existed (same reference)."}})
+             responses={200: {"description": "The case already existed (the same details)."},
+                        409: {"description": "The reference is taken with other details."}})
 async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
                     settings: SettingsDep, response: Response, http: Request) -> dict[str, Any]:
-    """Open a case and start its workflow; repeating a reference returns the existing case."""
+    """Open a case and start its workflow. The same body again answers the existing case (200);
+    another body under a reference already taken is refused (409), changing nothing."""
     audit.note(http, reference=new_case.reference)
     if actor.role not in POLICE_ROLES:
         raise refusal_http("ACCESS", "Cases are opened by the police (officer in the case or SPOC).")
@@ -125,8 +127,14 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
+        existing = await read_case_file(client, new_case.reference, actor)
+        if existing.opened_with and existing.opened_with != new_case.fingerprint():
+            raise refusal_http("CONFLICT", (
+                f"The reference {new_case.reference} is taken by a case opened with other "
+                "details; nothing was changed. Choose another reference, or send the same "
+                "details to read that case.")) from None
         response.status_code = status.HTTP_200_OK
-        return visible_case(await read_case_file(client, new_case.reference, actor), actor)
+        return visible_case(existing, actor)
     return visible_case(await handle.query(CaseWorkflow.snapshot), actor)
 
 
