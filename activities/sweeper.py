@@ -43,6 +43,7 @@ from temporalio.service import RPCError
 from core.ended_cases import ENDED_KIND, record_ended
 from core.settings import Settings
 from models.monitoring import AlertRow
+from readmodel.alerts import upsert_alerts
 from readmodel.monitoring import scrub_failure
 from workflows import search
 from workflows.sweep import SWEEP_ACTIVITY, SWEEP_WORKFLOW
@@ -132,15 +133,8 @@ class Sweeper:
         now = datetime.now(UTC)
         seen = {(a.reference, a.alert_id) for a in alerts}
         with Session(self._engine) as session:
-            for alert in alerts:
-                row = session.get(AlertRow, (alert.reference, alert.alert_id))
-                if row is None or row.cleared_at is not None:
-                    session.merge(alert)
-                    continue
-                for key in ("police_area", "state", "state_since", "attempts", "last_failure"):
-                    setattr(row, key, getattr(alert, key))
-                row.last_seen = now
-                session.add(row)
+            upsert_alerts(session, alerts, ("police_area", "state", "state_since", "attempts",
+                                            "last_failure"), now)
             for row in session.exec(select(AlertRow).where(col(AlertRow.cleared_at).is_(None),
                                                            col(AlertRow.kind) != ENDED_KIND)):
                 if (row.reference, row.alert_id) not in seen:

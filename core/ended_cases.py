@@ -28,6 +28,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from models.monitoring import AlertRow
+from readmodel.alerts import upsert_alerts
 from readmodel.monitoring import scrub_failure, utc
 from workflows import search
 
@@ -188,15 +189,8 @@ def save_ended(engine: Engine, found: list[AlertRow], cleared: Iterable[tuple[st
     seen."""
     now = now or datetime.now(UTC)
     with Session(engine) as session:
-        for alert in found:
-            row = session.get(AlertRow, (alert.reference, alert.alert_id))
-            if row is None or row.cleared_at is not None:
-                session.merge(alert)
-                continue
-            for key in ("police_area", "state", "state_since", "subject", "last_failure"):
-                setattr(row, key, getattr(alert, key))
-            row.last_seen = now
-            session.add(row)
+        upsert_alerts(session, found, ("police_area", "state", "state_since", "subject",
+                                       "last_failure"), now)
         for ended_key in cleared:
             row = session.get(AlertRow, ended_key)
             if row is not None and row.cleared_at is None:
