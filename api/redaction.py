@@ -2,7 +2,9 @@
 
 A role that does not contact the complainant sees "[withheld]" in place of each contact detail,
 and the same details are blanked wherever free text repeats them (reasons in the history,
-incident descriptions, notes), so neither the case nor its history can leak them.
+incident descriptions, notes), so neither the case nor its history can leak them. The details
+a complainant had before (an old address, a replaced phone: `Complainant.former_contact`) are
+blanked as the current ones are.
 """
 
 import re
@@ -11,13 +13,14 @@ from typing import Any
 
 from models.case import Actor, CaseFile, HistoryEntry
 from models.enums import Role
+from models.people import CONTACT_VALUES
 
 # Those who contact the complainant or draft the order's addresses (P6.4, P9.2).
 SEES_CONTACT_DETAILS = frozenset({
     Role.OFFICER_IN_CASE, Role.POLICE_SPOC, Role.WITNESS_CARE, Role.PROSECUTOR,
 })
 WITHHELD = "[withheld]"
-CONTACT_FIELDS = ("phone", "email", "address", "safe_contact")
+CONTACT_FIELDS = CONTACT_VALUES
 # Shorter values ("text", "home") are ordinary words: blanking them everywhere would mangle the
 # case without protecting anything.
 _MIN_SCRUBBED_LENGTH = 6
@@ -35,6 +38,7 @@ def visible_case(case: CaseFile, actor: Actor) -> dict[str, Any]:
             for name in CONTACT_FIELDS:
                 if contact.get(name):
                     contact[name] = WITHHELD
+            person["former_contact"] = [WITHHELD for _ in person.get("former_contact", [])]
         data = scrub(data, contact_pattern(case))
     hide_other_area_links(data, actor)
     return data
@@ -52,10 +56,21 @@ def visible_history(entries: list[HistoryEntry], case: CaseFile,
 
 
 def contact_pattern(case: CaseFile) -> re.Pattern[str] | None:
-    """Every complainant contact detail of the case, as typed or spaced differently."""
-    values = {value for person in case.complainants for name in CONTACT_FIELDS
-              if (value := getattr(person.contact, name)) and len(value.strip()) >= _MIN_SCRUBBED_LENGTH}
-    return _pattern(values) if values else None
+    """Every contact detail a complainant of the case has had (current and former), as typed
+    or spaced differently."""
+    return pattern_of(contact_values(case))
+
+
+def contact_values(case: CaseFile) -> set[str]:
+    return {value for person in case.complainants
+            for value in (*(getattr(person.contact, name) for name in CONTACT_FIELDS),
+                          *person.former_contact) if value}
+
+
+def pattern_of(values: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern matching each value long enough to blank, or None if there is none."""
+    kept = {value for value in values if len(value.strip()) >= _MIN_SCRUBBED_LENGTH}
+    return _pattern(kept) if kept else None
 
 
 def _pattern(values: Iterable[str]) -> re.Pattern[str]:
