@@ -7,7 +7,9 @@ import httpx
 
 from api.redaction import WITHHELD
 from models.enums import Role
+from tests import factories
 from tests.api_steps import Handler, new_case_body, new_reference
+from workflows import lifecycle
 
 # Roles that read a case without contacting the complainant.
 REDACTED_ROLES = (Role.MANAGER, Role.ADMIN, Role.CPS_SPOC)
@@ -86,3 +88,13 @@ async def test_former_contact_details_are_capped(api: httpx.AsyncClient, auth: A
     person = (await case.get("officer_in_case"))["complainants"][0]
     assert person["former_contact"] == addresses[-FORMER_CONTACT_LIMIT - 1:-1]
     assert person["contact"]["address"] == addresses[-1]
+
+
+def test_a_request_naming_another_case_is_refused_as_unknown() -> None:
+    case = factories.opened()
+    request = factories.request(factories.OFFICER, "record_new_incident")
+    assert lifecycle.check(case, request.model_copy(update={"reference": case.reference}),
+                           factories.NOW) is None
+    refusal = lifecycle.check(case, request.model_copy(update={"reference": "OTHER-CASE"}),
+                              factories.NOW)
+    assert refusal is not None and refusal.rule == "NOT_FOUND"
