@@ -11,6 +11,7 @@ log instead, whole, so an operator can see the gap.
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import anyio
@@ -31,12 +32,15 @@ _CASES = "/cases"
 
 
 def note(request: Request, *, reference: str | None = None, action: str | None = None,
-         user: str | None = None) -> None:
+         user: str | None = None, references: Sequence[str] | None = None) -> None:
     """Let a route name what it acted on when that is in the body, which is never recorded.
     A request outside /cases that names an action is recorded too (a sign-in, with the
-    account it named as `user`, as no token does yet)."""
+    account it named as `user`, as no token does yet). A request about several cases (a
+    decode) names them all in `references`: it is recorded once for each."""
     if reference is not None:
         request.state.audit_reference = reference
+    if references is not None:
+        request.state.audit_references = list(references)
     if action is not None:
         request.state.audit_action = action
     if user is not None:
@@ -52,7 +56,7 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def _entry(scope: Scope, at: datetime, status: int, request_id: str) -> AuditEntry | None:
+def _entries(scope: Scope, at: datetime, status: int, request_id: str) -> list[AuditEntry]:
     path: str = scope["path"]
     state = scope.get("state") or {}
     actor = state.get("actor")
@@ -60,10 +64,11 @@ def _entry(scope: Scope, at: datetime, status: int, request_id: str) -> AuditEnt
         actor = None
     action = state.get("audit_action")
     if actor is None and action is None and not (path == _CASES or path.startswith(_CASES + "/")):
-        return None
+        return []
     reference = (scope.get("path_params") or {}).get("reference") or state.get("audit_reference")
+    references = state.get("audit_references") or [reference]
     user = state.get("audit_user")
-    return AuditEntry(
+    return [AuditEntry(
         at=at,
         user_id=actor.user_id if actor else str(user)[:100] if user else None,
         role=actor.role.value if actor else None,
@@ -72,7 +77,7 @@ def _entry(scope: Scope, at: datetime, status: int, request_id: str) -> AuditEnt
         reference=str(reference)[:40] if reference else None,
         action=str(action)[:64] if action else None,
         status=status, request_id=request_id,
-    )
+    ) for reference in references]
 
 
 class AuditMiddleware:
@@ -98,10 +103,9 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_tagged)
         finally:
-            entry = _entry(scope, at, status, request_id)
-            if entry is not None:
-                # Shielded: a client that disconnects must not cancel the record of its request.
-                with anyio.CancelScope(shield=True):
+            # Shielded: a client that disconnects must not cancel the record of its request.
+            with anyio.CancelScope(shield=True):
+                for entry in _entries(scope, at, status, request_id):
                     await _record(scope, entry)
 
 

@@ -532,6 +532,10 @@ class ActionRequest(BaseModel):
     actor: Actor
     action: Action
     reasons: str | None = Field(default=None, max_length=5000)
+    reference: str | None = Field(
+        default=None,
+        description="The case it is for: the payload names its case, so the codec endpoint "
+                    "shows it only to that case's areas. None in requests sent before it was.")
 
 
 class Refusal(BaseModel):

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 
 from models.enums import ContactMeans, RiskLevel, RiskTool, SupportService
 
+# The contact details a complainant has had on the case, replaced since: the latest kept.
+FORMER_CONTACT_LIMIT = 20
+
 
 class Suspect(BaseModel):
     suspect_id: str = Field(min_length=1, max_length=64)
@@ -43,6 +46,10 @@ class ContactDetails(BaseModel):
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+
+
+# The fields of ContactDetails that hold a detail (an address, a number, an e-mail, a method).
+CONTACT_VALUES = ("phone", "email", "address", "safe_contact")
 
 
 class VictimPersonalStatement(BaseModel):
@@ -86,6 +93,23 @@ class Complainant(BaseModel):
         default=None, description="§5.2/§9.2: views on restraining-order conditions."
     )
     address_changed_at: datetime | None = None
+    former_contact: list[str] = Field(
+        default_factory=list,
+        description="Addresses, phones, e-mails and safe contacts replaced since they were "
+                    f"recorded, oldest first (the latest {FORMER_CONTACT_LIMIT}): free text "
+                    "that repeats one is withheld as the current ones are.")
+
+    def replace_contact(self, contact: ContactDetails) -> None:
+        """Record new contact details, keeping each value they replace among the former."""
+        for name in CONTACT_VALUES:
+            old, new = getattr(self.contact, name), getattr(contact, name)
+            if old and old != new:
+                self.keep_former(old)
+        self.contact = contact
+
+    def keep_former(self, value: str) -> None:
+        former = [v for v in self.former_contact if v != value] + [value]
+        self.former_contact = former[-FORMER_CONTACT_LIMIT:]
 
     def latest_risk(self) -> RiskAssessment | None:
         # The latest by date; of two on the same date, the one recorded last.

@@ -80,7 +80,7 @@ def record_risk_assessment(
 def record_contact_details(
     case: CaseFile, action: a.RecordContactDetails, actor: Actor, now: datetime
 ) -> Change:
-    _complainant(case, action).contact = action.contact
+    _complainant(case, action).replace_contact(action.contact)
     return None, f"contact details recorded for {action.complainant_id}"
 
 
@@ -88,7 +88,7 @@ def record_address_change(
     case: CaseFile, action: a.RecordAddressChange, actor: Actor, now: datetime
 ) -> Change:
     person = _complainant(case, action)
-    person.contact.address = action.address
+    person.replace_contact(person.contact.model_copy(update={"address": action.address}))
     person.address_changed_at = now
     return None, f"address changed for {action.complainant_id}; order details to re-verify"
 

@@ -180,8 +180,10 @@ def check(case: CaseFile, request: a.ActionRequest, now: datetime) -> a.Refusal 
     """
     action, actor = request.action, request.actor
     spec = LIFECYCLE[action.kind]
-    if actor.area not in (case.police_area, case.cps_area):
-        # Answered as if the case did not exist (as reads are): a refusal must not say it does.
+    if actor.area not in (case.police_area, case.cps_area) or \
+            request.reference not in (None, case.reference):
+        # Another area's case, or a request naming another case: answered as if the case did
+        # not exist (as reads are), for a refusal must not say it does.
         return a.Refusal(rule="NOT_FOUND", message=f"No case {case.reference}.")
     if actor.role not in spec.roles:
         allowed = ", ".join(sorted(r.value for r in spec.roles))

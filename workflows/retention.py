@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from models.case import CaseFile
+from models.people import FORMER_CONTACT_LIMIT
 from workflows.calendar import at_local, london_today
 
 # The latest records of one kind kept in the file: enough to show what is current.
@@ -113,6 +114,7 @@ def keep_bounded(case: CaseFile, now: datetime) -> None:
     for person in case.complainants:
         person.risk_assessments = latest(person.risk_assessments)
         person.support_referrals = latest(person.support_referrals)
+        person.former_contact = latest(person.former_contact, FORMER_CONTACT_LIMIT)
         # The first statement and the latest addenda: P6.7 and P6.8 read both.
         if len(person.vps) > KEEP_LATEST:
             person.vps = [person.vps[0], *person.vps[-(KEEP_LATEST - 1):]]

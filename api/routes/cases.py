@@ -231,7 +231,7 @@ async def act(
     """
     audit.note(http, action=body.action.kind)
     request = ActionRequest(request_id=idempotency_key or str(uuid.uuid4()), actor=actor,
-                            action=body.action, reasons=body.reasons)
+                            action=body.action, reasons=body.reasons, reference=reference)
     response.headers["Idempotency-Key"] = request.request_id
     engine = http.app.state.engine
     if idempotency_key is not None:

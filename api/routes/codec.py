@@ -3,7 +3,9 @@
 Temporal's remote codec protocol: POST {endpoint}/encode and {endpoint}/decode with
 ``{"payloads": [{"metadata": {name: base64}, "data": base64}]}``, answered in the same shape.
 Point the UI at it with TEMPORAL_CODEC_ENDPOINT=<api>/codec and let it pass the user's access
-token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true). Every call is audited (api/audit.py).
+token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true). Every call is audited (api/audit.py); a decode
+records the cases its payloads belonged to and how many it decoded and withheld, never what
+they held. What a decode shows is decided in api/codec_access.py.
 """
 
 import base64
@@ -17,7 +19,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
+from api import audit
 from api.auth import CurrentUser, current_user
+from api.case_access import case_file_or_none
+from api.codec_access import visible_payloads
 from api.errors import refusal_http
 from core.codec import EncryptionCodec, PayloadDecryptionError
 from models.enums import Role
@@ -70,8 +75,8 @@ def _codec(request: Request) -> EncryptionCodec:
 
 CodecDep = Annotated[EncryptionCodec, Depends(_codec)]
 
-# Decoding shows any case's payloads in clear, whatever its area: only those who run the
-# service through the Temporal UI may. Encoding reveals nothing, so any signed-in user may.
+# Decoding is for those who run the service through the Temporal UI, and shows them only what
+# the API would (api/codec_access.py). Encoding reveals nothing, so any signed-in user may.
 DECODERS = frozenset({Role.ADMIN, Role.MANAGER})
 
 
@@ -90,11 +95,16 @@ async def encode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
 @router.post("/decode", response_model=WirePayloads, dependencies=[Depends(may_decode)],
              responses={400: {"description": "A payload failed to decrypt (detail.rule CODEC)."},
                         403: {"description": "Only admin and manager may decode."}})
-async def decode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
+async def decode(body: WirePayloads, codec: CodecDep, actor: CurrentUser,
+                 http: Request) -> WirePayloads:
     """Decrypt payloads with whichever key each names; others pass through unchanged.
 
-    For the admin and manager roles only.
+    For the admin and manager roles only, and never showing more than the API shows them: a
+    payload of another area's case, or one that cannot be attributed, comes back as the JSON
+    string "[withheld]"; a case of their area as the API shows it to their role (contact
+    details withheld). Each decode is audited: who, the cases, how many payloads.
     """
+    audit.note(http, action=f"decode: {len(body.payloads)} payloads")
     try:
         decoded = await codec.decode([p.to_proto() for p in body.payloads])
     except PayloadDecryptionError as err:
@@ -103,7 +113,12 @@ async def decode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
         # AES-GCM refuses a nonce shorter than it needs: a truncated payload, not our failure.
         raise HTTPException(400, detail={"rule": "CODEC",
                                          "message": "A payload is truncated: too short to decrypt."}) from err
-    return WirePayloads(payloads=[WirePayload.of(p) for p in decoded])
+    client = http.app.state.temporal
+    shown = await visible_payloads(decoded, actor,
+                                   lambda reference: case_file_or_none(client, reference))
+    audit.note(http, references=shown.references,
+               action=f"decode: {len(decoded)} payloads, {shown.withheld} withheld")
+    return WirePayloads(payloads=[WirePayload.of(p) for p in shown.payloads])
 
 
 class CodecCORS:
