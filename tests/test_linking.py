@@ -87,7 +87,7 @@ async def test_p3_8_same_suspect_linked_on_creation_with_p4_6_history(api, auth)
         links = await _links(api, auth, second, "linkarea")
         return links if any(link["reference"] == first for link in links) else None
 
-    links = await eventually(linked)
+    links = await eventually(linked, timeout=60)
     match = next(link for link in links if link["reference"] == first)
     assert match["confidence"] >= 0.9
     assert "same date of birth" in match["reasons"]
@@ -114,7 +114,7 @@ async def test_p3_8_match_in_another_area_shows_only_whom_to_contact(api, auth) 
         links = await _links(api, auth, south, "xarea-south")
         return links if links and any(link.get("confidence") for link in links) else None
 
-    links = await eventually(linked)
+    links = await eventually(linked, timeout=60)
     other = next(link for link in links if link.get("confidence"))
     assert other["reference"] == "[withheld]" and other["history"] is None
     assert other["contact"] == "Police SPOC for xarea-north"
@@ -162,7 +162,7 @@ async def test_p3_8_breach_case_counts_and_names_the_case_it_breaches(api, auth)
             return None
         return next((h for h in response.json() if h["action"] == "link_cases"), None)
 
-    entry = await eventually(searched)
+    entry = await eventually(searched, timeout=60)
     assert entry["summary"].startswith("1 linked case(s) found for the suspect")
     assert f"opened as a breach of {first}" in entry["summary"]
     assert entry["rules"] == ["P3.8", "P4.6"]

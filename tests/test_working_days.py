@@ -102,3 +102,16 @@ def test_p4_13_breach_action_counted_in_hours_stays_on_the_clock() -> None:
     case = act(opened(), OFFICER, "record_bail")
     case = act(case, OFFICER, "report_bail_breach", at=friday_evening)
     assert deadline(case, "breach_action").due_at == friday_evening + timedelta(hours=24)
+
+
+def test_a_date_outside_the_bank_holiday_table_never_calls_the_library(monkeypatch) -> None:
+    """The library reads the locale, which a case's workflow may not: a far-off date counts
+    weekends only rather than failing the workflow on every task."""
+    import holidays
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the holidays library was called from a lookup")
+
+    monkeypatch.setattr(holidays, "country_holidays", forbidden)
+    assert is_working_day(date(2000, 1, 4)) and not is_working_day(date(2000, 1, 3))  # 2000 bank holiday
+    assert is_working_day(date(1900, 1, 1)) and is_working_day(date(9999, 12, 31))

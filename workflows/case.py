@@ -384,21 +384,24 @@ class CaseWorkflow:
                 self._forget_met_marks(met)
 
     async def _project_missing(self, snapshot: CaseFile, entries: list[HistoryEntry]) -> None:
-        """Write the entries the read model lacks (the API wrote most), in chunks of bounded
-        size, then the case's facts."""
-        if entries:
+        """Write the entries the read model lacks, in chunks of bounded size, the last with the
+        case's facts. Only an entry with a request id can have been written by the API from
+        its answer: those are checked first (the API writes most of them)."""
+        answered = [e.model_copy(update={"reasons": None, "detail": None})
+                    for e in entries if e.request_id]
+        missing: set[int] = set()
+        if answered:
             missing = set(await workflow.execute_activity(
-                "history_versions_missing", ProjectionInput(
-                    reference=snapshot.reference,
-                    entries=[e.model_copy(update={"reasons": None, "detail": None})
-                             for e in entries]),
+                "history_versions_missing",
+                ProjectionInput(reference=snapshot.reference, entries=answered),
                 result_type=list[int], start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PROJECTION_RETRY))
-            entries = [e for e in entries if e.version in missing]
-        for chunk in _chunks(entries):
+        chunks = _chunks([e for e in entries if not e.request_id or e.version in missing])
+        for chunk in chunks[:-1]:
             await self._project_activity(ProjectionInput(reference=snapshot.reference,
                                                          entries=chunk))
-        await self._project_activity(ProjectionInput(reference=snapshot.reference, case=snapshot))
+        await self._project_activity(ProjectionInput(
+            reference=snapshot.reference, entries=chunks[-1] if chunks else [], case=snapshot))
 
     async def _project_activity(self, projection: ProjectionInput) -> None:
         await workflow.execute_activity(
