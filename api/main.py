@@ -19,6 +19,7 @@ from api.metrics import router as metrics_router
 from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
 from api.text import refuse_control_characters
 from core import telemetry
+from core.audit import AuditTrail
 from core.db import create_schema, make_engine
 from core.logging import configure as configure_logging
 from core.settings import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         app.state.temporal, app.state.engine = client, engine
     app.state.verifier = TokenVerifier(settings)
     app.state.codec = payload_codec(settings)
+    app.state.audit = AuditTrail.from_settings(settings)
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(stuck.router)  # before cases: /cases/stuck is not a reference
