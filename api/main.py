@@ -14,6 +14,7 @@ from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
 from api.dashboard import routes as dashboard
+from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(metrics_router)
+    app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: it fixes the request id Audit records
