@@ -8,10 +8,12 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep
+from api.responses import AUTHENTICATED, MALFORMED, responses
 from api.stuck import Reason, Sort, StuckCase, stuck_page
 from models.enums import CaseState, Role
 
-router = APIRouter(prefix="/cases", tags=["managers"])
+router = APIRouter(prefix="/cases", tags=["managers"],
+                   responses=responses(AUTHENTICATED, MALFORMED))
 
 
 class StuckList(BaseModel):
