@@ -28,6 +28,9 @@ COPY worker.py ./
 RUN pip install . \
  && rm -rf build ./*.egg-info
 
+# Where the API appends the audit chain's checkpoints (a volume in docker-compose.yml).
+RUN mkdir -p /var/lib/cases-audit && chown cases:cases /var/lib/cases-audit
+
 USER cases:cases
 
 EXPOSE 8000

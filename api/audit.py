@@ -1,6 +1,7 @@
 """Records who read or changed what, and when: every request under /cases, every
-authenticated request and every sign-in attempt (api/login.py), appended to the hash-chained
-audit log (core/audit.py).
+authenticated request and every sign-in attempt (api/login.py), appended to the keyed
+hash chain of the audit log (core/audit.py), with the app's AuditTrail (app.state.audit: the
+key and the checkpoint file).
 
 The entry is written once the response has been sent, in a worker thread, so a caller waits for
 nothing and the event loop never blocks. If the database cannot take the entry, the request still
@@ -111,6 +112,7 @@ class AuditMiddleware:
 
 async def _record(scope: Scope, entry: AuditEntry) -> None:
     try:
-        await anyio.to_thread.run_sync(append, scope["app"].state.engine, entry)
+        state = scope["app"].state
+        await anyio.to_thread.run_sync(append, state.engine, entry, state.audit)
     except SQLAlchemyError as err:
         log.error("audit entry NOT written (%s): %s", type(err).__name__, entry)

@@ -14,11 +14,13 @@ from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
 from api.dashboard import routes as dashboard
+from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
 from api.text import refuse_control_characters
 from core import telemetry
+from core.audit import AuditTrail
 from core.db import create_schema, make_engine
 from core.logging import configure as configure_logging
 from core.settings import Settings, get_settings
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         app.state.temporal, app.state.engine = client, engine
     app.state.verifier = TokenVerifier(settings)
     app.state.codec = payload_codec(settings)
+    app.state.audit = AuditTrail.from_settings(settings)
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(stuck.router)  # before cases: /cases/stuck is not a reference
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(reports.router)
     app.include_router(dashboard.router)
     app.include_router(metrics_router)
+    app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(MetricsMiddleware)  # outermost: it fixes the request id Audit records

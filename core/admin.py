@@ -1,5 +1,5 @@
 """Operator commands: `cases-admin create-user ...`, `cases-admin migrate`,
-`cases-admin verify-audit`, `cases-admin rebuild-read-model`."""
+`cases-admin verify-audit`, `cases-admin audit-checkpoint`, `cases-admin rebuild-read-model`."""
 
 import argparse
 import asyncio
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.auth import hash_password
-from core.audit import verify_chain
+from core.audit import AuditTrail, ChainCheck, adopt_unkeyed, verify_chain, write_checkpoint
 from core.db import create_schema, make_engine
 from core.settings import get_settings
 from core.temporal import connect
@@ -39,19 +39,65 @@ def create_user(username: str, role: str, area: str, password: str | None) -> No
     print(f"user {username} ({role}, {area}) saved")
 
 
+def _report(check: ChainCheck) -> None:
+    if check.ok:
+        print(f"OK: {check.count} audit entries verified; head {check.head}; "
+              f"{check.checkpoints_matched} checkpoint(s) matched")
+    elif check.broken_id is None:
+        print(f"CHECKPOINTS DO NOT MATCH: the {check.count} audit entries chain with the key "
+              f"(head {check.head}), but the checkpoints say otherwise")
+    else:
+        print(f"BROKEN at audit entry id {check.broken_id}: {check.reason} "
+              f"({check.count} entries before it verified)")
+    for problem in check.problems:
+        print(f"CHECKPOINT PROBLEM: {problem}")
+    for note in check.notes:
+        print(f"note: {note}")
+
+
 def verify_audit() -> int:
-    """Walk the audit chain: 0 if every entry holds, 1 naming the first that does not."""
-    engine = make_engine(get_settings().database_url)
+    """Walk the audit chain with the key and against the checkpoints: 0 if every entry and
+    every checkpoint holds, 1 naming each thing that does not."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
     try:
-        check = verify_chain(engine)
+        check = verify_chain(engine, AuditTrail.from_settings(settings))
     finally:
         engine.dispose()
-    if check.ok:
-        print(f"OK: {check.count} audit entries verified; head {check.head}")
-        return 0
-    print(f"BROKEN at audit entry id {check.broken_id}: {check.reason} "
-          f"({check.count} entries before it verified)")
-    return 1
+    _report(check)
+    return 0 if check.ok else 1
+
+
+def audit_checkpoint(adopt: bool) -> int:
+    """Sign the verified head of the chain into the checkpoint file; with `adopt`, first the
+    head of the entries written before the chain was keyed (once, at the upgrade)."""
+    settings = get_settings()
+    trail = AuditTrail.from_settings(settings)
+    if trail.checkpoints is None:
+        print("refused: set CASES_AUDIT_CHECKPOINT_PATH, the file checkpoints are written to",
+              file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        if adopt:
+            try:
+                adopted = adopt_unkeyed(engine, trail)
+            except ValueError as err:
+                print(f"refused: {err}", file=sys.stderr)
+                return 1
+            print(f"adopted {adopted.sequence} unkeyed audit entries: {adopted}")
+        check, checkpoint = write_checkpoint(engine, trail)
+    finally:
+        engine.dispose()
+    if checkpoint is None:
+        _report(check)
+        if check.ok:
+            print("nothing to checkpoint: the audit log is empty")
+            return 0
+        print("refused: no checkpoint is signed over a chain that does not verify")
+        return 1
+    print(f"written to {trail.checkpoints.path}: {checkpoint}")
+    return 0
 
 
 def migrate(url: str | None) -> None:
@@ -112,7 +158,14 @@ def main(argv: list[str] | None = None) -> int:
                                    "must be running to answer their queries)")
     read_model.add_argument("--filter", help="a visibility query narrowing the cases, e.g. "
                                              "\"CaseArea='north'\"")
-    commands.add_parser("verify-audit", help="check the audit log's hash chain; exit 1 if broken")
+    commands.add_parser("verify-audit", help="check the audit log's keyed hash chain and its "
+                                             "checkpoints; exit 1 if anything does not hold")
+    checkpoint = commands.add_parser(
+        "audit-checkpoint", help="verify the audit chain and sign its head into the checkpoint "
+                                 "file (CASES_AUDIT_CHECKPOINT_PATH)")
+    checkpoint.add_argument("--adopt-unkeyed", action="store_true",
+                            help="once, when upgrading: sign the head of the entries written "
+                                 "before the chain was keyed, so that they verify")
     move = commands.add_parser(
         "continue-cases-as-new", help="move running cases onto bounded runs (docs/versioning.md)")
     move.add_argument("--filter", help="a visibility query narrowing the cases")
@@ -132,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return verify_audit()
     elif args.command == "continue-cases-as-new":
         return move_cases(args.filter)
+    elif args.command == "audit-checkpoint":
+        return audit_checkpoint(args.adopt_unkeyed)
     return 0
 
 

@@ -18,6 +18,9 @@ DEVELOPMENT_SIGNING_KEY = "development-only-signing-key-change-me-0123456789"
 # A fixed AES-256 key so a development checkout runs out of the box; refused elsewhere.
 DEVELOPMENT_PAYLOAD_KEY_ID = "development"
 DEVELOPMENT_PAYLOAD_KEY = "boAFFuSVDYd/rRLPtaNceLt5wXaLfeUKqovKUQUUlyo="
+# The audit chain's HMAC key in development; refused elsewhere (anyone can read it here).
+DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me-0123456789abcdef"
+AUDIT_KEY_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,16 @@ class Settings(BaseSettings):
     # decrypts, so keep a retired key listed while any workflow history holds its payloads.
     payload_keys: dict[str, str] = {DEVELOPMENT_PAYLOAD_KEY_ID: DEVELOPMENT_PAYLOAD_KEY}
     payload_key_id: str = DEVELOPMENT_PAYLOAD_KEY_ID
+
+    # The audit log (core/audit.py): its hash chain is keyed with this secret, which the
+    # database never holds, so whoever can write the database cannot rewrite the chain unseen.
+    audit_key: str = DEVELOPMENT_AUDIT_KEY
+    # Signed checkpoints of the chain's head, one JSON line each, appended to this file every
+    # audit_checkpoint_every entries (0: only by `cases-admin audit-checkpoint`). Keep it where
+    # the database's administrators cannot write, shared by every API process. Required outside
+    # development; unset in development, no checkpoint is written.
+    audit_checkpoint_path: Path | None = None
+    audit_checkpoint_every: int = Field(default=1000, ge=0)
 
     # Notifications: "outbox" (embedded default), "smtp" or "notify" (GOV.UK Notify).
     notifier: str = "outbox"
@@ -121,6 +134,15 @@ class Settings(BaseSettings):
                 or DEVELOPMENT_PAYLOAD_KEY_ID in self.payload_keys):
             raise ValueError("CASES_PAYLOAD_KEYS and CASES_PAYLOAD_KEY_ID must be set outside "
                              "development (the development key is public)")
+        if self.environment != "development" and self.audit_key == DEVELOPMENT_AUDIT_KEY:
+            raise ValueError("CASES_AUDIT_KEY must be set outside development (the development "
+                             "key is public)")
+        if len(self.audit_key) < AUDIT_KEY_MIN_LENGTH:
+            raise ValueError(f"CASES_AUDIT_KEY must be at least {AUDIT_KEY_MIN_LENGTH} "
+                             "characters (a random secret)")
+        if self.environment != "development" and self.audit_checkpoint_path is None:
+            raise ValueError("CASES_AUDIT_CHECKPOINT_PATH must be set outside development: the "
+                             "audit chain's signed checkpoints are written there")
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ValueError("CASES_METRICS_TOKEN must be at least 16 characters (a random secret)")
         if malformed := [area for area in self.areas if not re.match(AREA_PATTERN, area)]:

@@ -6,9 +6,9 @@ malformed input (422) but an action the protocol refuses (409 naming the rule).
 
 import hashlib
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.case import (
     Actor,
@@ -53,8 +53,19 @@ class _Text(BaseModel):
     model_config = {"str_max_length": TEXT_LIMIT}
 
 
+def _kind_is_required(schema: dict[str, Any]) -> None:
+    """`kind` has a default so that code can build an action without naming it, but a request
+    must always name it: it is the union's discriminator, and the union refuses a body without
+    it. The JSON schema (and the OpenAPI document) says so."""
+    if "kind" in schema.get("properties", {}):
+        required = schema.setdefault("required", [])
+        if "kind" not in required:
+            required.insert(0, "kind")
+
+
 class _Action(_Text):
-    model_config = {"extra": "forbid", "str_max_length": TEXT_LIMIT}
+    model_config = ConfigDict(extra="forbid", str_max_length=TEXT_LIMIT,
+                              json_schema_extra=_kind_is_required)
 
 
 class ForComplainant(_Action):

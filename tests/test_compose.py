@@ -36,6 +36,7 @@ DUMMY_ENV = {
     "CASES_PAYLOAD_KEY_ID": "compose-test",
     "POSTGRES_PASSWORD": "dummy-postgres-password",
     "CASES_AREAS": '["north", "south"]',
+    "CASES_AUDIT_KEY": "dummy-audit-key-for-compose-tests-only-0123",
 }
 
 SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|PWD|TOKEN)$")

@@ -137,7 +137,8 @@ async def test_api_metrics_are_served_only_to_the_scrapers_token(operated: Opera
 async def test_without_a_metrics_token_metrics_are_open_in_development_only() -> None:
     production = Settings(_env_file=None, environment="production", jwt_signing_key="s" * 40,
                           payload_keys={"ops": "b3BzLXRlc3Qta2V5LW5vdC1hLXJlYWwtb25lLTAxMjM="},
-                          payload_key_id="ops", areas=["north"])
+                          payload_key_id="ops", areas=["north"], audit_key="a" * 40,
+                          audit_checkpoint_path="/var/lib/cases-audit/checkpoints.jsonl")
     answers = {}
     for name, settings in (("development", Settings(_env_file=None)), ("production", production)):
         transport = httpx.ASGITransport(app=create_app(settings))

@@ -260,13 +260,20 @@ async def test_another_area_sees_only_its_own(api, auth, seeded):
 
 @pytest.mark.parametrize("params, message", [
     ({"since": "2026-10-31", "until": "2026-10-01"}, "on or before"),
-    ({"month": "October"}, "YYYY-MM"),
     ({"month": "2026-10", "since": "2026-10-01"}, "not both"),
     ({"since": "2020-01-01", "until": "2026-01-01"}, "three years"),
 ])
 async def test_bad_periods_are_422_with_a_reason(api, auth, params, message):
     response = await api.get("/reports/referrals", params=params, headers=auth("manager"))
     assert response.status_code == 422 and message in response.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize("month", ["October", "", "2026-13", "9999-12"])
+async def test_a_month_not_yyyy_mm_is_422_naming_the_parameter(api, auth, month):
+    response = await api.get("/reports/referrals", params={"month": month},
+                             headers=auth("manager"))
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["query", "month"]]
 
 
 async def test_unknown_report_is_404_naming_the_reports(api, auth):

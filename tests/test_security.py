@@ -17,7 +17,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from core import admin
-from core.audit import AuditEntry, append, verify_chain
+from core.audit import AuditEntry, AuditTrail, append, verify_chain
 from core.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, PayloadDecryptionError
 from core.settings import DEVELOPMENT_PAYLOAD_KEY, Settings, get_settings
 from core.temporal import data_converter
@@ -161,7 +161,9 @@ def test_production_refuses_the_development_payload_key() -> None:
                  _env_file=None)
     accepted = Settings(environment="production", jwt_signing_key="s" * 40,
                         payload_keys={"2026-11": new_key()}, payload_key_id="2026-11",
-                        areas=["north"], _env_file=None)
+                        areas=["north"], audit_key="a" * 40,
+                        audit_checkpoint_path="/var/lib/cases-audit/checkpoints.jsonl",
+                        _env_file=None)
     assert accepted.payload_key_id == "2026-11"
 
 
@@ -230,14 +232,20 @@ async def test_audit_rows_hold_no_personal_data(
         assert name not in values and address not in values
 
 
+@pytest.fixture(scope="module")
+def trail(settings: Settings) -> AuditTrail:
+    """The chain as the suite's API keeps it: the development key, no checkpoint file."""
+    return AuditTrail.from_settings(settings)
+
+
 async def test_audit_chain_verifies_after_concurrent_requests(
-        api: httpx.AsyncClient, auth: Any, engine: Engine) -> None:
-    before = verify_chain(engine)
+        api: httpx.AsyncClient, auth: Any, engine: Engine, trail: AuditTrail) -> None:
+    before = verify_chain(engine, trail)
     assert before.ok, before
     responses = await asyncio.gather(*[api.get("/cases", headers=auth("prosecutor"))
                                        for _ in range(20)])
     assert all(r.status_code == 200 for r in responses)
-    after = verify_chain(engine)
+    after = verify_chain(engine, trail)
     assert after.ok, after
     assert after.count >= before.count + 20
 
@@ -248,18 +256,19 @@ def load_entry(request_id: str) -> AuditEntry:
                       request_id=request_id)
 
 
-def test_concurrent_appends_never_fork_the_chain(engine: Engine) -> None:
+def test_concurrent_appends_never_fork_the_chain(engine: Engine, trail: AuditTrail) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        rows = list(pool.map(lambda i: append(engine, load_entry(f"fork-{i}")), range(60)))
+        rows = list(pool.map(lambda i: append(engine, load_entry(f"fork-{i}"), trail), range(60)))
     assert len({row.prev_hash for row in rows}) == 60
-    check = verify_chain(engine)
+    check = verify_chain(engine, trail)
     assert check.ok, check
 
 
 def test_altered_entry_is_named_by_verification(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    victim = [append(engine, load_entry(f"tamper-{i}")) for i in range(3)][1]
-    assert verify_chain(engine).ok
+        engine: Engine, trail: AuditTrail, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    victim = [append(engine, load_entry(f"tamper-{i}"), trail) for i in range(3)][1]
+    assert verify_chain(engine, trail).ok
 
     def set_path(path: str) -> None:
         with engine.begin() as connection:
@@ -270,25 +279,26 @@ def test_altered_entry_is_named_by_verification(
     get_settings.cache_clear()
     set_path("/cases/SOMETHING-ELSE")
     try:
-        check = verify_chain(engine)
+        check = verify_chain(engine, trail)
         assert not check.ok and check.broken_id == victim.id, check
         assert admin.main(["verify-audit"]) == 1
         assert f"BROKEN at audit entry id {victim.id}:" in capsys.readouterr().out
     finally:
         set_path(victim.path)
         get_settings.cache_clear()
-    assert verify_chain(engine).ok
+    assert verify_chain(engine, trail).ok
 
 
 def test_verify_audit_command_prints_ok_with_the_count(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        engine: Engine, trail: AuditTrail, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CASES_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     get_settings.cache_clear()
     try:
         assert admin.main(["verify-audit"]) == 0
     finally:
         get_settings.cache_clear()
-    count = verify_chain(engine).count
+    count = verify_chain(engine, trail).count
     assert capsys.readouterr().out.startswith(f"OK: {count} audit entries verified")
 
 

@@ -197,7 +197,8 @@ async def test_a_token_with_a_role_the_service_does_not_know_is_refused(
 def test_outside_development_the_areas_served_must_be_listed() -> None:
     production: dict[str, Any] = {
         "environment": "production", "jwt_signing_key": "s" * 40, "_env_file": None,
-        "payload_keys": {"k": "Y29tcG9zZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwta2U="}, "payload_key_id": "k"}
+        "payload_keys": {"k": "Y29tcG9zZS10ZXN0cy1vbmx5LW5vdC1hLXJlYWwta2U="}, "payload_key_id": "k",
+        "audit_key": "a" * 40, "audit_checkpoint_path": "/tmp/audit-checkpoints.jsonl"}
     with pytest.raises(ValueError, match="CASES_AREAS must list the areas"):
         Settings(**production)
     with pytest.raises(ValueError, match="CASES_AREAS holds names no token can carry"):

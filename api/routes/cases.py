@@ -43,6 +43,15 @@ from api.errors import (
 )
 from api.examples import openapi_examples
 from api.redaction import WITHHELD, sees_contact_details, visible_case, visible_history
+from api.responses import (
+    AUTHENTICATED,
+    FORBIDDEN,
+    MALFORMED,
+    ONE_CASE,
+    REFUSED,
+    WITH_BODY,
+    responses,
+)
 from core.temporal import execute_action
 from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
 from models.case import Actor, HistoryEntry
@@ -54,7 +63,7 @@ from readmodel.projection import project_answer
 from workflows import lifecycle
 from workflows.case import CaseWorkflow, case_workflow_id
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(prefix="/cases", tags=["cases"], responses=AUTHENTICATED)
 
 
 class ActionBody(BaseModel):
@@ -101,9 +110,11 @@ class CaseList(BaseModel):
     items: list[CaseSummary]
 
 
-@router.post("", status_code=201, response_model=dict[str, Any],
-             responses={200: {"description": "The case already existed (the same details)."},
-                        409: {"description": "The reference is taken with other details."}})
+@router.post("", status_code=201, response_model=dict[str, Any], responses={
+    200: {"description": "The case already existed (the same details)."},
+    **responses(FORBIDDEN, WITH_BODY, MALFORMED, ONE_CASE,
+                s404="The reference is taken by another area's case.",
+                s409="The reference is taken by a case opened with other details.")})
 async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
                     settings: SettingsDep, response: Response, http: Request) -> dict[str, Any]:
     """Open a case and start its workflow. The same body again answers the existing case (200);
@@ -138,7 +149,7 @@ async def open_case(new_case: NewCase, actor: CurrentUser, client: TemporalDep,
     return visible_case(await handle.query(CaseWorkflow.snapshot), actor)
 
 
-@router.get("", response_model=CaseList)
+@router.get("", response_model=CaseList, responses=MALFORMED)
 def list_cases(
     actor: CurrentUser, session: SessionDep,
     state: CaseState | None = None,
@@ -163,14 +174,15 @@ def list_cases(
                     items=[CaseSummary.model_validate(r, from_attributes=True) for r in rows])
 
 
-@router.get("/{reference}", response_model=dict[str, Any])
+@router.get("/{reference}", response_model=dict[str, Any], responses=ONE_CASE)
 async def read_case(reference: str, actor: CurrentUser, client: TemporalDep) -> dict[str, Any]:
     """The case's facts as they stand now, from its workflow (always up to date). Its history
     is at /history."""
     return visible_case(await read_case_file(client, reference, actor), actor)
 
 
-@router.get("/{reference}/history", response_model=list[HistoryEntry])
+@router.get("/{reference}/history", response_model=list[HistoryEntry],
+            responses=responses(ONE_CASE, MALFORMED))
 async def read_history(
     reference: str, actor: CurrentUser, client: TemporalDep, http: Request, response: Response,
     after: Annotated[int, Query(ge=0, le=2**31, description="Entries after this version.")] = 0,
@@ -206,13 +218,11 @@ def _history_page(engine: Engine, reference: str, after: int, limit: int) -> lis
         return history_page(session, reference, after, limit)
 
 
-_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Refused by a protocol rule (detail.rule), or the case is closed."},
-    403: {"description": "Not your role."},
-    404: {"description": "No such case (or another area's)."},
-    503: {"description": "Try again: the same Idempotency-Key (detail.request_id) applies it "
-                         "once. Retry-After says when."},
-}
+_ACTION_ERRORS = responses(
+    ONE_CASE, FORBIDDEN, REFUSED, WITH_BODY, MALFORMED,
+    s403="Not your role.",
+    s503="Try again: the same Idempotency-Key (detail.request_id) applies it once. Retry-After "
+         "says when.")
 
 
 @router.post("/{reference}/actions", response_model=ActionResponse, responses=_ACTION_ERRORS)

@@ -24,11 +24,13 @@ from api.auth import CurrentUser, current_user
 from api.case_access import case_file_or_none
 from api.codec_access import visible_payloads
 from api.errors import refusal_http
+from api.responses import AUTHENTICATED, FORBIDDEN, MALFORMED, WITH_BODY, responses
 from core.codec import EncryptionCodec, PayloadDecryptionError
 from models.enums import Role
 
 PREFIX = "/codec"
-router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(current_user)])
+router = APIRouter(prefix=PREFIX, tags=["codec"], dependencies=[Depends(current_user)],
+                   responses=responses(AUTHENTICATED, WITH_BODY, MALFORMED))
 
 
 def _base64(value: str) -> str:
@@ -93,8 +95,10 @@ async def encode(body: WirePayloads, codec: CodecDep) -> WirePayloads:
 
 
 @router.post("/decode", response_model=WirePayloads, dependencies=[Depends(may_decode)],
-             responses={400: {"description": "A payload failed to decrypt (detail.rule CODEC)."},
-                        403: {"description": "Only admin and manager may decode."}})
+             responses=responses(WITH_BODY, FORBIDDEN,
+                                 s400="The body could not be parsed, or a payload failed to "
+                                      "decrypt (detail.rule CODEC).",
+                                 s403="Only admin and manager may decode."))
 async def decode(body: WirePayloads, codec: CodecDep, actor: CurrentUser,
                  http: Request) -> WirePayloads:
     """Decrypt payloads with whichever key each names; others pass through unchanged.

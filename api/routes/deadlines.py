@@ -10,10 +10,12 @@ from api.auth import CurrentUser
 from api.case_access import read_case_file
 from api.deps import SessionDep, TemporalDep
 from api.redaction import SEES_CONTACT_DETAILS, WITHHELD
+from api.responses import AUTHENTICATED, ONE_CASE, responses
 from models.deadlines import Deadline, DeadlineMarks
 from models.tables import OutboxRow
 
-router = APIRouter(prefix="/cases", tags=["deadlines"])
+router = APIRouter(prefix="/cases", tags=["deadlines"],
+                   responses=responses(AUTHENTICATED, ONE_CASE))
 
 
 class OpenDeadline(BaseModel):

@@ -6,10 +6,12 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from api.auth import current_user
+from api.responses import AUTHENTICATED
 from workflows.lifecycle import LIFECYCLE, diagram
 
 # Like everything but the health checks and the login, it needs a token (issue 6).
-router = APIRouter(tags=["lifecycle"], dependencies=[Depends(current_user)])
+router = APIRouter(tags=["lifecycle"], dependencies=[Depends(current_user)],
+                   responses=AUTHENTICATED)
 
 
 @router.get("/lifecycle", response_model=dict[str, Any])

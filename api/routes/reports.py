@@ -11,11 +11,17 @@ from pydantic import BaseModel
 
 from api.auth import CurrentUser
 from api.deps import SessionDep
+from api.responses import AUTHENTICATED, MALFORMED, responses
 from core.reports import REPORTS, Period
 from workflows.calendar import london_today
 
-router = APIRouter(prefix="/reports", tags=["managers"])
+router = APIRouter(prefix="/reports", tags=["managers"], responses=AUTHENTICATED)
 MAX_PERIOD = timedelta(days=3 * 366)
+# A month the document promises to take: what strptime reads as %Y-%m and a report can end in
+# (year 0 does not parse; the last day of 9999 has no day after it to end the report on).
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+# A report ends before the day after `until`, so `until` leaves a day after it.
+LAST_UNTIL = date.max - timedelta(days=1)
 
 
 class ReportIndexEntry(BaseModel):
@@ -53,6 +59,8 @@ def period_of(since: date | None, until: date | None, month: str | None) -> Peri
     until = until or today
     if since > until:
         raise _bad("since must be on or before until.")
+    if until > LAST_UNTIL:
+        raise _bad(f"until must be on or before {LAST_UNTIL}.")
     if until - since > MAX_PERIOD:
         raise _bad("A report covers at most three years.")
     return Period(since, until)
@@ -86,12 +94,14 @@ def report_index(actor: CurrentUser) -> list[ReportIndexEntry]:
 
 @router.get("/{name}", response_model=Report,
             responses={200: {"content": {"text/csv": {}}},
-                       404: {"description": "No such report."},
-                       422: {"description": "A bad period."}})
+                       **responses(MALFORMED, s404="No such report.",
+                                   s422="Malformed, field by field; or a period that is not "
+                                        "one (detail.rule INPUT).")})
 def read_report(
     name: str, actor: CurrentUser, session: SessionDep, request: Request,
     since: date | None = None, until: date | None = None,
-    month: Annotated[str | None, Query(description="YYYY-MM: a whole month instead.")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description=(
+        "YYYY-MM, e.g. 2026-11: a whole month instead (years 1900 to 2999)."))] = None,
     format: Annotated[str | None, Query(pattern="^(json|csv)$")] = None,
 ) -> Any:
     """One report for your area and a period (London days, both ends included).

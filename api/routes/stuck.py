@@ -12,11 +12,13 @@ from temporalio.service import RPCError
 
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.responses import AUTHENTICATED, MALFORMED, responses
 from api.stuck import Reason, Sort, StuckCase, stuck_page
 from core.ended_cases import record_ended
 from models.enums import CaseState, Role
 
-router = APIRouter(prefix="/cases", tags=["managers"])
+router = APIRouter(prefix="/cases", tags=["managers"],
+                   responses=responses(AUTHENTICATED, MALFORMED))
 log = logging.getLogger("api.stuck")
 
 # How long the list waits for Temporal to say which of the area's workflows ended; past it (or

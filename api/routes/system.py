@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.auth import issue_token
 from api.deps import SessionDep, SettingsDep
 from api.login import authenticate
+from api.responses import MALFORMED, WITH_BODY, responses
 
 router = APIRouter(tags=["system"])
 
@@ -26,7 +27,8 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", response_model=dict[str, Any])
+@router.get("/ready", response_model=dict[str, Any], responses=responses(
+    s503="Temporal or the database is unreachable: detail.checks names which."))
 async def ready(request: Request) -> Any:
     """Ready: Temporal and the read-model database are both reachable."""
     checks: dict[str, str] = {}
@@ -46,10 +48,13 @@ async def ready(request: Request) -> Any:
     return {"status": "ready", "checks": checks}
 
 
-@router.post("/auth/token", response_model=Token,
-             responses={401: {"description": "Wrong username or password."},
-                        429: {"description": "Too many sign-in attempts for the account or from "
-                                             "the address; Retry-After says when to try again."}})
+@router.post("/auth/token", response_model=Token, responses=responses(
+    WITH_BODY, MALFORMED,
+    s401="Wrong username or password.",
+    s403="An account no token may carry (its role or area).",
+    s429="Too many sign-in attempts for the account or from the address; Retry-After says "
+         "when to try again.",
+    s503="The database is unreachable."))
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep,
           settings: SettingsDep, request: Request) -> Token:
     """Exchange a local user's name and password for a bearer token (throttled: api/login.py)."""
