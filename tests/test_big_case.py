@@ -6,6 +6,7 @@ payload in its stored Temporal history comes near Temporal's limits."""
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -139,17 +140,9 @@ async def test_a_request_id_applied_in_an_earlier_run_is_answered_with_its_first
     """The workflow remembers the request ids it applied across continue-as-new (the read
     model is not asked here: the update goes straight to the workflow)."""
     reference = new_reference("RUNS")
-    handle = await client.start_workflow(
-        CaseWorkflow.run, CaseWorkflowInput(
-            new_case=NewCase.model_validate(new_case_body(reference)),
-            index_search_attributes=False, max_history_events=40,
-            projection_backstop_seconds=1, bounded_runs=True),
-        id=case_workflow_id(reference), task_queue=settings.task_queue)
-    officer = Actor(user_id="officer_in_case-north", role=Role.OFFICER_IN_CASE, area="north")
-
-    def request(n: int) -> ActionRequest:
-        return ActionRequest(request_id=f"{reference}:{n}", actor=officer, action={
-            "kind": "record_new_incident", "description": f"incident {n}"})
+    handle = await _start(client, settings, reference, max_history_events=40,
+                          projection_backstop_seconds=1, bounded_runs=True)
+    request = _incidents(reference)
 
     first = [await execute_action(handle, request(n)) for n in range(30)]
     first_run = handle.first_execution_run_id
@@ -164,16 +157,8 @@ async def test_a_case_started_before_bounded_runs_moves_onto_them_when_asked(
     """docs/versioning.md: `cases-admin continue-cases-as-new` moves a run of the earlier shape
     (no bounded_runs) onto bounded runs; its facts, history and request ids travel with it."""
     reference = new_reference("MOVE")
-    handle = await client.start_workflow(
-        CaseWorkflow.run, CaseWorkflowInput(
-            new_case=NewCase.model_validate(new_case_body(reference)),
-            index_search_attributes=False, projection_backstop_seconds=30),
-        id=case_workflow_id(reference), task_queue=settings.task_queue)
-    officer = Actor(user_id="officer_in_case-north", role=Role.OFFICER_IN_CASE, area="north")
-
-    def request(n: int) -> ActionRequest:
-        return ActionRequest(request_id=f"{reference}:{n}", actor=officer, action={
-            "kind": "record_new_incident", "description": f"incident {n}"})
+    handle = await _start(client, settings, reference, projection_backstop_seconds=30)
+    request = _incidents(reference)
 
     before = [await execute_action(handle, request(n)) for n in range(3)]
 
@@ -201,3 +186,21 @@ def _all_stored(engine: Any, reference: str, version: int) -> Any:
     with Session(engine) as session:
         entries = history_page(session, reference, 0, 1000)
     return entries if len(entries) == version else None
+
+
+async def _start(client: Client, settings: Settings, reference: str, **shape: Any) -> Any:
+    """A case's workflow started directly (as only a test may), in the shape given."""
+    return await client.start_workflow(
+        CaseWorkflow.run, CaseWorkflowInput(
+            new_case=NewCase.model_validate(new_case_body(reference)),
+            index_search_attributes=False, **shape),
+        id=case_workflow_id(reference), task_queue=settings.task_queue)
+
+
+def _incidents(reference: str) -> Callable[[int], ActionRequest]:
+    officer = Actor(user_id="officer_in_case-north", role=Role.OFFICER_IN_CASE, area="north")
+
+    def request(n: int) -> ActionRequest:
+        return ActionRequest(request_id=f"{reference}:{n}", actor=officer, action={
+            "kind": "record_new_incident", "description": f"incident {n}"})
+    return request
