@@ -226,3 +226,13 @@ async def test_search_attributes_find_the_case_without_personal_data(api, auth, 
     assert "Secret Street" not in str(values) and "Complainant" not in str(values)
 
 
+
+
+async def test_history_pages_within_what_the_database_can_count(api, auth) -> None:
+    handler = Handler(api, auth, new_reference())
+    await handler.open()
+    url, headers = f"/cases/{handler.reference}/history", auth("officer_in_case")
+    last = await api.get(url, params={"after": 2**31 - 1}, headers=headers)
+    assert last.status_code == 200 and last.json() == []
+    beyond = await api.get(url, params={"after": 2**31}, headers=headers)
+    assert beyond.status_code == 422 and beyond.json()["detail"][0]["loc"] == ["query", "after"]

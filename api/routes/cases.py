@@ -185,7 +185,7 @@ async def read_case(reference: str, actor: CurrentUser, client: TemporalDep) -> 
             responses=responses(ONE_CASE, MALFORMED))
 async def read_history(
     reference: str, actor: CurrentUser, client: TemporalDep, http: Request, response: Response,
-    after: Annotated[int, Query(ge=0, le=2**31, description="Entries after this version.")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Entries after this version.")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[HistoryEntry]:
     """The case's accepted actions, oldest first, a page at a time: who, when, what and why.
