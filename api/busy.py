@@ -24,7 +24,8 @@ RETRY_AFTER_SECONDS = 2
 
 # Refused for a moment: a workflow task being retried, or a run at Temporal's limit of updates
 # just before it continues as new.
-_TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total number of")
+_TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total number of",
+                            "unexpected workflow task failure")
 
 
 def is_transient(err: RPCError) -> bool:

@@ -41,7 +41,8 @@ async def connect(settings: Settings) -> Client:
 # the dev server and a cluster, "not found" on the time-skipping test server). Sent again with
 # the same id it reaches the new run, which applies it once or answers its first answer.
 _DROPPED_AT_CONTINUE_AS_NEW = ("update was aborted", "not found")
-UPDATE_ATTEMPTS = 3
+_TASK_FAILED = "unexpected workflow task failure"
+UPDATE_ATTEMPTS = 4
 
 
 async def execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest,
@@ -70,6 +71,11 @@ async def _execute_action(handle: WorkflowHandle[Any, Any], request: ActionReque
             dropped = err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.NOT_FOUND) and \
                 any(text in str(err) for text in _DROPPED_AT_CONTINUE_AS_NEW) and \
                 "update" in str(err)
-            if not dropped or attempt == UPDATE_ATTEMPTS:
+            # The run's last workflow task failed (timed out on a busy worker) and is being
+            # retried: the update was not admitted, and will be once the task is done again.
+            task_retried = err.status == RPCStatusCode.FAILED_PRECONDITION and \
+                _TASK_FAILED in str(err)
+            if not (dropped or task_retried) or attempt == UPDATE_ATTEMPTS:
                 raise
+            await asyncio.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
