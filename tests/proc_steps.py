@@ -66,6 +66,8 @@ class Outcome:
 class Tally:
     outcomes: list[Outcome] = field(default_factory=list)
     statuses: Counter[int | str] = field(default_factory=Counter)  # every attempt's answer
+    # every attempt that reached an API, by (API index, method, path)
+    reached: Counter[tuple[int, str, str]] = field(default_factory=Counter)
 
     @property
     def accepted(self) -> list[Outcome]:
@@ -91,9 +93,11 @@ class CaseClient:
         while True:
             attempts += 1
             try:
-                response = await self.https[(via + attempts - 1) % len(self.https)].request(
+                which = (via + attempts - 1) % len(self.https)
+                response = await self.https[which].request(
                     method, url, json=body, headers=bearer(role) | {"Idempotency-Key": key})
                 self.tally.statuses[response.status_code] += 1
+                self.tally.reached[(which, method, url)] += 1
                 if not (retry and response.status_code in RETRYABLE):
                     response.extensions["attempts"] = attempts
                     return response

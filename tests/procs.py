@@ -64,9 +64,11 @@ class Proc:
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name, self.argv, self.env, self.log = name, argv, env, log
         self.popen: subprocess.Popen[bytes] | None = None
+        self.log_start = 0
 
     def start(self) -> Self:
         assert not self.running, f"{self.name} is already running"
+        self.log_start = len(self.output())  # where this start's output begins
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -132,6 +134,7 @@ class DevServer(Proc):
     def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = True,
                  pragmas: tuple[str, ...] = FAST_SQLITE) -> None:
         self.port = port or free_port()
+        self.port_is_ours = port is None  # a port we picked may be re-picked if it was taken
         self.db_file = workdir / "temporal.db"
         argv = [str(BIN / "temporal"), "server", "start-dev", "--headless",
                 "--ip", "127.0.0.1", "--port", str(self.port), "--log-level", "warn"]
@@ -148,9 +151,25 @@ class DevServer(Proc):
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def _start_again_if_a_port_was_taken(self, restarts: int) -> bool:
+        """Another process (another test pass, side by side) may bind a port between our picking
+        it and the server binding it: the server exits saying so, and starts again."""
+        output = self.output()[self.log_start:][-4000:]
+        if restarts >= 3 or "address already in use" not in output:
+            return False
+        if self.port_is_ours and f":{self.port}" in output:
+            self.port = free_port()
+            self.argv[self.argv.index("--port") + 1] = str(self.port)
+        self.start()
+        return True
+
     async def ready(self, settings: Settings) -> Client:
         deadline = time.monotonic() + START_TIMEOUT
+        restarts = 0
         while True:
+            if not self.running and self._start_again_if_a_port_was_taken(restarts):
+                restarts += 1
+                continue
             assert self.running, f"the dev server exited:\n{self.output()[-2000:]}"
             try:
                 client = await Client.connect(self.address, data_converter=data_converter(settings))

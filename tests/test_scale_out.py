@@ -76,7 +76,12 @@ async def test_one_case_through_two_apis_and_two_workers_is_applied_one_at_a_tim
     assert len(incident_actions) == DISTINCT
     assert duplicate_versions_match == DUPLICATED
     assert set(descriptions.values()) == {1} and len(descriptions) == DISTINCT
-    assert per_api == [(DISTINCT + DUPLICATED) / 2] * 2
+    # Each API counted every attempt that reached it: half the sends each, plus any retry a
+    # 503 under load sent on through the other one.
+    reached = [sum(n for (which, method, url), n in tally.reached.items()
+                   if which == i and url.endswith("/actions")) for i in range(2)]
+    assert sum(reached) >= DISTINCT + DUPLICATED
+    assert per_api == [float(n) for n in reached]
     assert all(n > 0 for n in per_worker), "both workers did work"
     assert not missing_accepted(tally, cases)
     engine.dispose()
