@@ -33,6 +33,8 @@ ACTION_EXAMPLES: dict[str, dict[str, Any]] = {
                                    "reasons": "Fixated, repeated following and monitoring."},
     "record_multi_agency_referral": {"marac_considered": True, "mappa_considered": False,
                                      "outcome": "Referred to MARAC on 21 November."},
+    "assign_case_team_member": {"role": "police_spoc", "user_id": "pc1234",
+                                "reason": "The complainant's named SPOC."},
     "issue_pin": {"reasons": "First report, harassment only."},
     "record_bail": {"bail": {"granted_on": "2026-11-20", "conditions": ["no contact"],
                              "complainant_views": "Wants an exclusion zone too.",

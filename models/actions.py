@@ -31,6 +31,7 @@ from models.enums import (
     Form,
     Outcome,
     SpoKind,
+    TeamRole,
     Verdict,
 )
 from models.offences import Offence
@@ -188,6 +189,18 @@ class ReportBailBreach(_Action):
 class RecordNewIncident(_Action):
     kind: Literal["record_new_incident"] = "record_new_incident"
     description: str = Field(min_length=1, max_length=5000)
+
+
+# --- the case team (§6.4) ----------------------------------------------------------------
+class AssignCaseTeamMember(_Action):
+    """Name the person for one role of the case team, or hand the role to someone else."""
+
+    kind: Literal["assign_case_team_member"] = "assign_case_team_member"
+    role: TeamRole
+    user_id: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$",
+                         description="The user's id (their sign-in name or OIDC subject).")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why: leave, a move, a new case, workload.")
 
 
 # --- referral and charging (§4) -----------------------------------------------------------
@@ -522,7 +535,8 @@ Action = Annotated[
     | RecordAddressChange | RecordAlteredBehaviour | RecordSpecialMeasuresViews
     | ReferToSupportService | RecordVps | RecordOrderViews | RecordComplainantInformed
     | RecordEvidenceItem | RecordSuspectAccount | AddCandidateOffence | RecordStalkingConsidered
-    | RecordMultiAgencyReferral | IssuePin | RecordBail | ReportBailBreach | RecordNewIncident
+    | RecordMultiAgencyReferral | AssignCaseTeamMember | IssuePin | RecordBail
+    | ReportBailBreach | RecordNewIncident
     | ReferToCps | BeginChargingReview | RecordHistoryConsidered | MakeChargingDecision
     | CompleteActionItem | RecordFurtherEvidence | RecordWithdrawal | RecordProceedDecision
     | RecordSafetyCheck | ApplyWitnessSummons | IndicateGuiltyPlea | ListHearing

@@ -16,6 +16,7 @@ from models.enums import (
     Role,
     SentenceKind,
     SpoKind,
+    TeamRole,
     Verdict,
 )
 from models.offences import OFFENCES, Offence
@@ -31,6 +32,20 @@ class Actor(BaseModel):
     user_id: str = Field(min_length=1, max_length=100)
     role: Role
     area: str = Field(pattern=AREA_PATTERN)
+
+
+# The case team (§6.4 and the SPOC network): the roles a case names a person for. The police
+# SPOC is the complainant's named SPOC, shared with the CPS and the Witness Care Unit.
+TEAM_ROLES = tuple(Role(r.value) for r in TeamRole)
+
+
+class TeamMember(BaseModel):
+    """The person a case names for one role: who assigned them, when and why."""
+
+    user_id: str = Field(min_length=1, max_length=100)
+    assigned_at: datetime
+    assigned_by: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class Reasoned(BaseModel):
@@ -502,6 +517,9 @@ class CaseFile(BaseModel):
     # How many actions of each kind the case has taken (workflows/retention.py), e.g. 3,000
     # evidence items although the file keeps the latest few.
     recorded: dict[str, int] = Field(default_factory=dict)
+    # The named people of the case, by role (TEAM_ROLES): a deadline owned by a role is owned
+    # by the person named for it, so a reassignment moves every open deadline with it.
+    team: dict[Role, TeamMember] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -556,6 +574,8 @@ class CaseFacts(BaseModel):
     overdue: bool = False
     orders_made: int = 0
     breaches: int = 0
+    team: dict[str, str] = Field(default_factory=dict,
+                                 description="The case team: role -> the named user's id.")
 
 
 def orders_made(case: CaseFile) -> int:
@@ -575,6 +595,7 @@ def case_facts(case: CaseFile) -> CaseFacts:
                     if d.deadline_id in case.deadline_marks),
         # Counted over the case's whole life: the file keeps only the latest orders and breaches.
         orders_made=orders_made(case),
+        team={role.value: member.user_id for role, member in case.team.items()},
         breaches=max(case.recorded.get("report_order_breach", 0)
                      + case.recorded.get("report_stalking_protection_order_breach", 0),
                      sum(1 for i in case.incidents if i.kind == "order_breach")))

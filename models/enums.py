@@ -40,6 +40,16 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+class TeamRole(StrEnum):
+    """The roles of a case team (models.case.TEAM_ROLES), as an action names them."""
+
+    OFFICER_IN_CASE = "officer_in_case"
+    POLICE_SPOC = "police_spoc"
+    PROSECUTOR = "prosecutor"
+    CPS_SPOC = "cps_spoc"
+    WITNESS_CARE = "witness_care"
+
+
 POLICE_ROLES = frozenset({Role.OFFICER_IN_CASE, Role.POLICE_SPOC})
 CPS_ROLES = frozenset({Role.PROSECUTOR, Role.CPS_SPOC})
 

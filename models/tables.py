@@ -72,6 +72,17 @@ class HistoryRow(SQLModel, table=True):
     rules: str = Field(default="", max_length=200)
 
 
+class CaseTeamRow(SQLModel, table=True):
+    """Who each case names for each team role (models.case.TEAM_ROLES): the work queues and
+    the stuck list find a person's cases here. Projected with the case's row."""
+
+    __tablename__ = "case_team"
+
+    reference: str = Field(primary_key=True, max_length=40)
+    role: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(max_length=100, index=True)
+
+
 class UserRow(SQLModel, table=True):
     """A local user of the embedded default (production users come from the OIDC provider)."""
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from core.db import lock_case
 from models.actions import ActionResult
 from models.case import CaseFacts, CaseFile, HistoryEntry, case_facts
-from models.tables import CaseRow, HistoryRow
+from models.tables import CaseRow, CaseTeamRow, HistoryRow
 from readmodel.monitoring import project_entry_facts, project_monitoring
 from readmodel.suspects import index_suspects, suspects_changed
 
@@ -26,7 +26,7 @@ log = logging.getLogger("readmodel.projection")
 
 def case_row(facts: CaseFacts) -> CaseRow:
     return CaseRow(
-        **facts.model_dump(exclude={"state", "outcome", "charges", "linked_cases"}),
+        **facts.model_dump(exclude={"state", "outcome", "charges", "linked_cases", "team"}),
         state=facts.state.value, outcome=facts.outcome.value if facts.outcome else None,
         updated_at=datetime.now(UTC), charges=",".join(o.value for o in facts.charges),
         # The column holds 2,000 characters; the case file keeps every link.
@@ -101,6 +101,23 @@ def write_row(session: Session, existing: CaseRow | None, facts: CaseFacts) -> N
     else:
         for key, value in case_row(facts).model_dump().items():
             setattr(existing, key, value)
+    write_team(session, facts)
+
+
+def write_team(session: Session, facts: CaseFacts) -> None:
+    """The case team's rows as this version names them (a reassignment replaces a row)."""
+    stored = {row.role: row for row in session.exec(
+        select(CaseTeamRow).where(col(CaseTeamRow.reference) == facts.reference))}
+    for role, row in stored.items():
+        if role not in facts.team:
+            session.delete(row)
+    for role, user_id in facts.team.items():
+        held = stored.get(role)
+        if held is None:
+            session.add(CaseTeamRow(reference=facts.reference, role=role, user_id=user_id))
+        elif held.user_id != user_id:
+            held.user_id = user_id
+            session.add(held)
 
 
 def record_answer(session: Session, reference: str, entry: HistoryEntry,

@@ -556,10 +556,14 @@ class CaseWorkflow:
 
     def _staff_message(self, d: Deadline, role: Role, step: str, text: str) -> Notification:
         opened = self.case.deadline_marks[d.deadline_id].opened_at
+        # To the person the case names for the role (the notifier finds their address, or
+        # their deputy's while they are away); to the role's mailbox when nobody is named.
+        member = self.case.team.get(role)
         return Notification(
             idempotency_key=f"{self.case.reference}:{d.deadline_id}:{opened:%Y%m%dT%H%M%S}:"
                             f"{step}:{role.value}",
             reference=self.case.reference, area=self.case.police_area, audience=role,
+            recipient_user=member.user_id if member else None,
             subject=f"{self.case.reference}: {text}"[:300], body=text, deadline_id=d.deadline_id)
 
     def _record_escalation(self, d: Deadline, now: datetime) -> None:

@@ -30,6 +30,7 @@ from models.case import (
     Sentencing,
     SpoApplication,
     StalkingProtectionOrder,
+    TeamMember,
     ThresholdEvidence,
     Withdrawal,
     WitnessSummons,
@@ -42,6 +43,7 @@ from models.enums import (
     ChargingDecisionKind,
     DecidedBy,
     Outcome,
+    Role,
     SpoKind,
     Verdict,
 )
@@ -179,6 +181,18 @@ def record_multi_agency_referral(
         outcome=action.outcome,
     )
     return None, "MARAC/MAPPA referral considered"
+
+
+def assign_case_team_member(
+    case: CaseFile, action: a.AssignCaseTeamMember, actor: Actor, now: datetime
+) -> Change:
+    role = Role(action.role.value)
+    before = case.team.get(role)
+    case.team[role] = TeamMember(user_id=action.user_id, assigned_at=now,
+                                 assigned_by=actor.user_id, reason=action.reason)
+    if before is None:
+        return None, f"{role.value} named: {action.user_id}"
+    return None, f"{role.value} handed from {before.user_id} to {action.user_id}"
 
 
 def issue_pin(case: CaseFile, action: a.IssuePin, actor: Actor, now: datetime) -> Change:

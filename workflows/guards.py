@@ -17,6 +17,7 @@ from models.enums import (
     ChargingTest,
     RiskLevel,
     RiskTool,
+    Role,
     SpoKind,
 )
 from models.offences import OFFENCES, Offence, is_harassment_only
@@ -104,6 +105,17 @@ def p3_10_stalking_considered(case: CaseFile, action: a.MakeChargingDecision, ac
             "Before a harassment-only charge, record whether this is in fact stalking, "
             "with reasons (record_stalking_considered)."))
     return None
+
+
+def team_assigned_by_manager_or_same_role(case: CaseFile, action: a.AssignCaseTeamMember,
+                                          actor: Actor, now: datetime) -> a.Refusal | None:
+    """ACCESS: a manager names anyone to the case team; a case handler hands over only the
+    role they hold themselves (to a colleague, or taking it on)."""
+    if actor.role is Role.MANAGER or actor.role.value == action.role.value:
+        return None
+    return a.Refusal(rule="ACCESS", message=(
+        f"Only a manager or a {action.role.value} may name the case's {action.role.value}; "
+        f"a {actor.role.value} cannot."))
 
 
 def p3_11_no_pin_in_stalking(case: CaseFile, action: a.IssuePin, actor: Actor,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from models import actions as a
-from models.case import Actor, CaseFile, HistoryEntry
+from models.case import TEAM_ROLES, Actor, CaseFile, HistoryEntry, TeamMember
 from models.enums import CPS_ROLES, POLICE_ROLES, CaseState, Role
 from workflows import guards as g
 from workflows.effects import EFFECTS
@@ -65,6 +65,10 @@ LIFECYCLE: dict[str, ActionSpec] = {
                                               rules=("P4.9", "P6.9", "P9.4")),
     "record_new_incident": ActionSpec(OPEN, POLICE, rules=("P3.7",)),
     "record_multi_agency_referral": ActionSpec(OPEN, POLICE, rules=("P3.7",)),
+    # the case team (§6.4): a manager names anyone; a member hands their role to a colleague
+    "assign_case_team_member": ActionSpec(OPEN, MANAGER | POLICE | CPS | WCU,
+                                          guards=(g.team_assigned_by_manager_or_same_role,),
+                                          rules=("P6.4",)),
     # investigation (§3)
     "record_evidence_item": ActionSpec(PRE_CHARGE | {S.PREPARATION}, POLICE | PROSECUTOR,
                                        rules=("P3.1",)),
@@ -272,6 +276,9 @@ def open_case(new_case: a.NewCase, now: datetime) -> Applied:
         case.linked_cases.append(LinkedCase(reference=new_case.linked_from, relation="breach of",
                                             area=new_case.police_area))
     actor = new_case.opened_by or Actor(user_id="system", role=Role.ADMIN, area=new_case.police_area)
+    if actor.role in TEAM_ROLES:  # the officer who reports the case is its first named member
+        case.team[actor.role] = TeamMember(user_id=actor.user_id, assigned_at=now,
+                                           assigned_by=actor.user_id, reason="opened the case")
     entry = HistoryEntry(
         version=1, at=now, actor=actor, action="open_case",
         summary="case opened" + (f" (breach of {new_case.linked_from})" if new_case.linked_from else ""),
