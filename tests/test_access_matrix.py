@@ -63,6 +63,7 @@ WRITES = {
     ("POST", "/cases"): "test_only_police_open_cases_and_only_in_their_own_area",
     ("POST", "/cases/{reference}/actions"): "test_action_is_allowed_exactly_to_its_roles",
     ("POST", "/codec/encode"): "test_codec_encode_is_for_everyone_decode_for_admin_and_manager",
+    ("POST", "/people/{user_id}/reassign"): "test_only_a_manager_hands_cases_over",
     ("POST", "/codec/decode"): "test_codec_encode_is_for_everyone_decode_for_admin_and_manager, "
                                "test_codec_decode_shows_no_more_than_the_api_by_role_and_area",
 }
@@ -397,6 +398,24 @@ async def test_action_is_allowed_exactly_to_its_roles(
             continue
         assert response.status_code in (409, 422), (allowed, response.text)
         assert response.json()["detail"]["rule"] not in ("ACCESS", "STATE"), (allowed, response.text)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r is not Role.MANAGER], ids=str)
+async def test_only_a_manager_hands_cases_over(role: Role, api: httpx.AsyncClient,
+                                               auth: Auth, pool: CasePool) -> None:
+    """Every other role is refused (403 ACCESS) and nothing moves; a manager of another area
+    finds none of this area's cases to move (tests/test_case_team.py moves them)."""
+    reference = await pool.case_in(S.INVESTIGATION)
+    before = await version_of(api, auth, reference)
+    body = {"to_user": "someone-else", "reason": "leave"}
+    response = await api.post(f"/people/{Role.OFFICER_IN_CASE.value}-{OWN}/reassign", json=body,
+                              headers=auth(role, OWN))
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"]["rule"] == "ACCESS"
+    other = await api.post(f"/people/{Role.OFFICER_IN_CASE.value}-{OWN}/reassign", json=body,
+                           headers=auth(Role.MANAGER, OTHER))
+    assert other.status_code == 200 and other.json()["moved"] == []
+    assert await version_of(api, auth, reference) == before
 
 
 async def test_an_ended_case_of_another_area_answers_as_unknown(

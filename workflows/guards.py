@@ -109,11 +109,12 @@ def p3_10_stalking_considered(case: CaseFile, action: a.MakeChargingDecision, ac
 
 def team_assigned_by_manager_or_same_role(case: CaseFile, action: a.AssignCaseTeamMember,
                                           actor: Actor, now: datetime) -> a.Refusal | None:
-    """ACCESS: a manager names anyone to the case team; a case handler hands over only the
-    role they hold themselves (to a colleague, or taking it on)."""
+    """TEAM: a manager names anyone to the case team; a case handler hands over only the
+    role they hold themselves (to a colleague, or taking it on). Every team role may take the
+    action, so this is not the role check (ACCESS) but a rule about what it names."""
     if actor.role is Role.MANAGER or actor.role.value == action.role.value:
         return None
-    return a.Refusal(rule="ACCESS", message=(
+    return a.Refusal(rule="TEAM", message=(
         f"Only a manager or a {action.role.value} may name the case's {action.role.value}; "
         f"a {actor.role.value} cannot."))
 

@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import (
@@ -20,29 +20,22 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
-from temporalio.client import (
-    Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api import audit
+from api.acting import ActionResponse, take_action
 from api.auth import CurrentUser
 from api.busy import RETRY_AFTER_SECONDS
 from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import (
-    from_action_rpc_error,
     from_rpc_error,
-    from_update_failure,
     refusal_http,
-    try_again,
 )
 from api.examples import openapi_examples
-from api.redaction import WITHHELD, sees_contact_details, visible_case, visible_history
+from api.redaction import visible_case, visible_history
 from api.responses import (
     AUTHENTICATED,
     FORBIDDEN,
@@ -52,15 +45,11 @@ from api.responses import (
     WITH_BODY,
     responses,
 )
-from core.temporal import execute_action
-from models.actions import Action, ActionRequest, ActionResult, CaseWorkflowInput, NewCase
-from models.case import Actor, HistoryEntry
-from models.deadlines import Deadline
+from models.actions import Action, ActionRequest, CaseWorkflowInput, NewCase
+from models.case import HistoryEntry
 from models.enums import POLICE_ROLES, CaseState
 from models.tables import CaseRow
-from readmodel.history import entry_by_request, entry_by_version, history_page, with_pending
-from readmodel.projection import project_answer
-from workflows import lifecycle
+from readmodel.history import history_page, with_pending
 from workflows.case import CaseWorkflow, case_workflow_id
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=AUTHENTICATED)
@@ -72,20 +61,6 @@ class ActionBody(BaseModel):
     model_config = {"extra": "forbid"}
     action: Action
     reasons: str | None = Field(default=None, max_length=5000)
-
-
-class ActionResponse(BaseModel):
-    """An accepted action: small, whatever the size of the case (GET the case for its facts)."""
-
-    request_id: str = Field(description="The id the action was applied under: the "
-                                        "Idempotency-Key sent, or the one the service chose.")
-    version: int = Field(description="The case's version after the action.")
-    state: CaseState
-    entry: HistoryEntry | None = Field(description="The action's history entry.")
-    deadlines_opened: list[Deadline] = Field(default_factory=list)
-    deadlines_met: list[str] = Field(default_factory=list, description="Deadline ids met.")
-    repeated: bool = Field(default=False, description="The request id had been applied "
-                                                      "before: this is its first answer.")
 
 
 class CaseSummary(BaseModel):
@@ -243,83 +218,9 @@ async def act(
     request = ActionRequest(request_id=idempotency_key or str(uuid.uuid4()), actor=actor,
                             action=body.action, reasons=body.reasons, reference=reference)
     response.headers["Idempotency-Key"] = request.request_id
-    engine = http.app.state.engine
-    if idempotency_key is not None:
-        first = await asyncio.to_thread(_applied_before, engine, reference, request.request_id)
-        if first is not None:
-            await read_case_file(client, reference, actor)  # the area check, as for any read
-            return await _as_seen_by(_action_response(request.request_id, first, None,
-                                                      repeated=True), client, reference, actor)
-    try:
-        result = await execute_action(client.get_workflow_handle(case_workflow_id(reference)),
-                                      request, timedelta(seconds=settings.update_timeout_seconds))
-    except WorkflowUpdateFailedError as err:
-        raise from_update_failure(err, request.request_id) from err
-    except WorkflowUpdateRPCTimeoutOrCancelledError as err:
-        raise try_again(request.request_id, "The case did not answer in time") from err
-    except RPCError as err:
-        failure = await from_action_rpc_error(err, client, reference, request.request_id)
-        if failure.status_code == 409:
-            # "Closed" or "ended" says that the case exists: its own areas only are told so,
-            # another area gets the 404 of an unknown case.
-            await read_case_file(client, reference, actor)
-        raise failure from err
-    if result.repeated:
-        entry = result.entry or await asyncio.to_thread(_entry_by_version, engine, reference,
-                                                        result.version)
-        answer = _action_response(request.request_id, entry, result, repeated=True)
-    else:
-        assert result.entry is not None
-        reasons, detail = lifecycle.recorded_text(request)
-        entry = result.entry.model_copy(update={"reasons": reasons, "detail": detail})
+    taken = await take_action(client, http.app.state.engine, settings, request,
+                              known_key=idempotency_key is not None)
+    if taken.project is not None:
         # After the response is sent: the read model from the answer (the workflow backstops).
-        background.add_task(project_answer, engine, reference, entry, result)
-        answer = _action_response(request.request_id, entry, result)
-    return await _as_seen_by(answer, client, reference, actor)
-
-
-async def _as_seen_by(answer: ActionResponse, client: Client, reference: str,
-                      actor: Actor) -> ActionResponse:
-    """The entry's free text as the role may read it: a role that does not contact the
-    complainant never sees a contact detail, even one it typed itself."""
-    if answer.entry is None or sees_contact_details(actor):
-        return answer
-    try:
-        case = await read_case_file(client, reference, actor)
-    except HTTPException:
-        # The action stands; without the case to scrub against, its free text is withheld.
-        withheld = answer.entry.model_copy(update={"reasons": WITHHELD, "detail": None})
-        return answer.model_copy(update={"entry": withheld})
-    [entry] = visible_history([answer.entry], case, actor)
-    return answer.model_copy(update={"entry": entry})
-
-
-def _applied_before(engine: Engine, reference: str, request_id: str) -> HistoryEntry | None:
-    """The entry a request id already made, if the read model holds it. When the database is
-    down this is not known here: the workflow still recognises its latest 1,000 ids, and an
-    older one applied again is kept as a second entry (readmodel/projection.py)."""
-    try:
-        with Session(engine) as session:
-            return entry_by_request(session, reference, request_id)
-    except SQLAlchemyError:
-        return None
-
-
-def _entry_by_version(engine: Engine, reference: str, version: int) -> HistoryEntry | None:
-    try:
-        with Session(engine) as session:
-            return entry_by_version(session, reference, version)
-    except SQLAlchemyError:
-        return None  # the repeat is answered with its version and state alone
-
-
-def _action_response(request_id: str, entry: HistoryEntry | None, result: ActionResult | None,
-                     repeated: bool = False) -> ActionResponse:
-    version = entry.version if entry else (result.version if result else 0)
-    state = entry.state_after if entry else (result.state if result else CaseState.INVESTIGATION)
-    return ActionResponse(
-        request_id=request_id, version=version, state=state,
-        entry=entry,
-        deadlines_opened=result.deadlines_opened if result and not repeated else [],
-        deadlines_met=result.deadlines_met if result and not repeated else [],
-        repeated=repeated)
+        background.add_task(taken.project)
+    return taken.answer

@@ -1,0 +1,155 @@
+"""A person's work over HTTP: my deadlines and my cases, and handing one person's cases to
+another in one request (leave, a move, a long absence: §6.4's succession planning)."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from api import audit
+from api.acting import take_action
+from api.auth import CurrentUser
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import refusal_http
+from api.responses import AUTHENTICATED, FORBIDDEN, MALFORMED, WITH_BODY, responses
+from models.actions import ActionRequest, AssignCaseTeamMember
+from models.enums import Role, TeamRole
+from readmodel.work import MyCase, MyDeadline, WorkFilter, my_cases, my_deadlines, open_cases_naming
+
+router = APIRouter(tags=["work"], responses=AUTHENTICATED)
+
+# How many cases a reassignment acts on at once: enough to move hundreds in seconds, few
+# enough to leave the workers room for everyone else's actions.
+REASSIGN_CONCURRENCY = 8
+
+
+class MyWork(BaseModel):
+    deadlines_total: int = Field(description="Open deadlines you own, before paging.")
+    deadlines: list[MyDeadline] = Field(description="Soonest due first: overdue ones first.")
+    awaiting_total: int = Field(description="Open cases whose next step is yours.")
+    awaiting_my_move: list[MyCase] = Field(description="The first of them, longest waiting first.")
+    limit: int
+    offset: int
+
+
+class MyCases(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[MyCase]
+
+
+@router.get("/me/work", response_model=MyWork, responses=MALFORMED)
+def read_my_work(
+    actor: CurrentUser, session: SessionDep,
+    overdue_only: bool = False,
+    due_before: Annotated[datetime | None, Query(description="Only deadlines due before this.")] = None,
+    kind: Annotated[str | None, Query(max_length=64, description="One deadline kind.")] = None,
+    reference: Annotated[str | None, Query(max_length=40, description="One case.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MyWork:
+    """Your work: the open deadlines of the cases that name you for their owner's role
+    (overdue first, then due soonest), and the cases awaiting your move."""
+    now = datetime.now(UTC)
+    if due_before is not None and due_before.tzinfo is None:
+        due_before = due_before.replace(tzinfo=UTC)
+    only = WorkFilter(overdue_only=overdue_only, due_before=due_before, kind=kind,
+                      reference=reference)
+    total, deadlines = my_deadlines(session, actor.user_id, actor.area, now, only, limit, offset)
+    awaiting_total, awaiting = my_cases(session, actor.user_id, actor.area, awaiting_only=True,
+                                        limit=50)
+    return MyWork(deadlines_total=total, deadlines=deadlines, awaiting_total=awaiting_total,
+                  awaiting_my_move=awaiting, limit=limit, offset=offset)
+
+
+@router.get("/me/cases", response_model=MyCases, responses=MALFORMED)
+def read_my_cases(
+    actor: CurrentUser, session: SessionDep,
+    awaiting_my_move: bool = False,
+    include_closed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> MyCases:
+    """The cases of your area that name you in their team, longest in their state first."""
+    total, items = my_cases(session, actor.user_id, actor.area, awaiting_only=awaiting_my_move,
+                            include_closed=include_closed, limit=limit, offset=offset)
+    return MyCases(total=total, limit=limit, offset=offset, items=items)
+
+
+class Reassignment(BaseModel):
+    model_config = {"extra": "forbid"}
+    to_user: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$",
+                         description="Who takes the cases on.")
+    reason: str = Field(min_length=1, max_length=2000, description="Recorded in each case.")
+    roles: list[TeamRole] | None = Field(
+        default=None, description="Only these roles (default: every role they hold).")
+
+
+class Moved(BaseModel):
+    reference: str
+    role: str
+    version: int | None = None
+    refused: str | None = Field(default=None, description="Why it was not moved (rule: "
+                                                          "sentence); it stays as it was.")
+
+
+class ReassignmentResult(BaseModel):
+    from_user: str
+    to_user: str
+    moved: list[Moved] = Field(description="Every case and role handed over, with the version "
+                                           "the case reached.")
+    refused: list[Moved] = Field(default_factory=list)
+
+
+@router.post("/people/{user_id}/reassign", response_model=ReassignmentResult,
+             responses=responses(FORBIDDEN, WITH_BODY, MALFORMED,
+                                 s403="Only a manager of the area hands cases over."))
+async def reassign_all(
+    user_id: str, body: Annotated[Reassignment, Body()], actor: CurrentUser,
+    client: TemporalDep, settings: SettingsDep, http: Request,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=60)] = None,
+) -> ReassignmentResult:
+    """Hand every open case of your area that names `user_id` to another person, in one
+    request: each case records who handed it over, when and why, and its open deadlines move
+    with the role. Send an Idempotency-Key to make a retry safe (each case moves once)."""
+    audit.note(http, action="reassign")
+    if actor.role is not Role.MANAGER:
+        raise refusal_http("ACCESS", "Only a manager hands one person's cases to another.")
+    if body.to_user == user_id:
+        raise HTTPException(422, detail={"rule": "INPUT", "message": (
+            "to_user is the person whose cases are being handed over: name someone else.")})
+    engine = http.app.state.engine
+    roles = {r.value for r in body.roles} if body.roles else None
+    with Session(engine) as session:
+        held = [(ref, role) for ref, role in open_cases_naming(session, user_id, actor.area)
+                if roles is None or role in roles]
+    key = idempotency_key or uuid.uuid4().hex
+    gate = asyncio.Semaphore(REASSIGN_CONCURRENCY)
+
+    async def hand_over(reference: str, role: str) -> Moved:
+        request = ActionRequest(
+            request_id=f"{key}:reassign:{reference}:{role}"[:100], actor=actor,
+            reference=reference, action=AssignCaseTeamMember(
+                role=TeamRole(role), user_id=body.to_user,
+                reason=f"handed over from {user_id}: {body.reason}"[:2000]))
+        async with gate:
+            try:
+                taken = await take_action(client, engine, settings, request)
+            except HTTPException as refusal:
+                detail: dict[str, str] = refusal.detail if isinstance(refusal.detail, dict) else {}
+                return Moved(reference=reference, role=role, refused=(
+                    f"{detail.get('rule', refusal.status_code)}: {detail.get('message', '')}"))
+            if taken.project is not None:
+                # Written before answering: the next read of anyone's work already sees it.
+                await asyncio.to_thread(taken.project)
+            return Moved(reference=reference, role=role, version=taken.answer.version)
+
+    results = await asyncio.gather(*(hand_over(ref, role) for ref, role in held))
+    return ReassignmentResult(from_user=user_id, to_user=body.to_user,
+                              moved=[m for m in results if m.refused is None],
+                              refused=[m for m in results if m.refused is not None])
