@@ -30,10 +30,12 @@ from models.enums import (
     ChargingTest,
     Form,
     Outcome,
+    Role,
     SpoKind,
     TeamRole,
     Verdict,
 )
+from models.linking import SuspectMatch
 from models.offences import Offence
 from models.people import (
     Complainant,
@@ -441,6 +443,7 @@ class RevokeAndReplaceOrder(_Action):
 class OrderBreachReport(_Action):
     """A breach of an order of the case: it opens a linked breach case (P9.5)."""
 
+    kind: Literal["report_order_breach", "report_stalking_protection_order_breach"]
     order_id: str
     breach_reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
     description: str = Field(min_length=1, max_length=5000)
@@ -548,6 +551,29 @@ Action = Annotated[
     | ReviewStalkingProtectionOrder | ReportStalkingProtectionOrderBreach,
     Field(discriminator="kind"),
 ]
+
+
+# --- the service's own actions ------------------------------------------------------------
+# Taken by the workflow itself (role system, which no token carries), applied through the
+# lifecycle like any other action, never sent through the API.
+class LinkCases(_Action):
+    """P3.8 / P4.6 (AUTO): what a search for the case's suspects found in other cases."""
+
+    kind: Literal["link_cases"] = "link_cases"
+    matches: list[SuspectMatch]
+
+
+class EscalateDeadline(_Action):
+    """A deadline passed unmet: it was escalated to these roles."""
+
+    kind: Literal["escalate_deadline"] = "escalate_deadline"
+    deadline_id: str
+    rule: str
+    description: str
+    escalate_to: list[Role]
+
+
+SystemAction = LinkCases | EscalateDeadline
 
 
 class ActionRequest(BaseModel):

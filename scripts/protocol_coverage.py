@@ -15,7 +15,7 @@ RULES = ROOT.parent / "shared" / "design" / "protocol-rules.md"
 # Rules enforced outside the guard, deadline and lifecycle tables.
 ELSEWHERE = {
     "P3.8": ["`activities/linking.py`", "`CaseWorkflow._search_linked_cases`"],
-    "P4.6": ["`CaseWorkflow._record_links` (history of linked cases)"],
+    "P4.6": ["`effects.link_cases` (history of linked cases)"],
     "P4.1": ["`workflows/spoc_contact.py`", "`core/schedules.py`"],
     "P6.4": ["`activities/notify.py:route`"],
     "P9.5": ["`CaseWorkflow._after_action` (opens the linked case)",

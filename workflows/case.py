@@ -34,20 +34,23 @@ with workflow.unsafe.imports_passed_through():
         ActionResult,
         CaseWorkflowInput,
         CloseCase,
+        LinkCases,
         NewCase,
         OrderBreachReport,
         ProjectionInput,
         Refusal,
+        SystemAction,
     )
-    from models.case import Actor, CaseFile, HistoryEntry, LinkedCase, case_facts
+    from models.case import Actor, CaseFile, HistoryEntry, case_facts
     from models.deadlines import Deadline, DeadlineMarks
     from models.enums import CaseState, Outcome, Role
     from models.linking import LinkQuery, SuspectMatch
     from models.notifications import Notification
-    from models.offences import Offence
     from workflows import lifecycle, metrics, search
+    from workflows.breach import breach_case
     from workflows.calendar import LONDON, at_local
     from workflows.deadlines import open_deadlines
+    from workflows.messages import DEADLINE_STEPS
 
 REFUSAL_ERROR_TYPE = "ProtocolRefusal"
 # The read model has been unreachable so long that the entries waiting for it reached
@@ -75,12 +78,6 @@ NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coeffi
 RETRY_FAILED_DELIVERY_AFTER = timedelta(minutes=15)
 LINK_SEARCH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 LINK_SEARCH_AFTER = {"add_suspect", "refer_to_cps", "begin_charging_review"}
-REPEAT_PERPETRATOR_CONFIDENCE = 0.9
-# The actions that report a breach of an order of the case, and the offence the breach is.
-BREACH_OFFENCE = {
-    "report_order_breach": Offence.BREACH_OF_RESTRAINING_ORDER,
-    "report_stalking_protection_order_breach": Offence.BREACH_OF_STALKING_PROTECTION_ORDER,
-}
 
 
 def case_workflow_id(reference: str) -> str:
@@ -240,33 +237,22 @@ class CaseWorkflow:
                 break
             del self._applied[oldest]
 
-    def _record_system(self, action: str, summary: str, rules: list[str], now: datetime) -> None:
-        """An entry the service itself makes (links found, an escalation): a new version."""
-        case = self.case
-        case.version += 1
-        self._record(HistoryEntry(
-            version=case.version, at=now, actor=self._system_actor(), action=action,
-            summary=summary, state_before=case.state, state_after=case.state, rules=rules))
+    def _apply_system(self, action: SystemAction, now: datetime) -> None:
+        """One of the service's own actions (links found, an escalation), through the
+        lifecycle as any other: a new version, when it changes anything."""
+        applied = lifecycle.apply_system(self.case, action, self._system_actor(), now,
+                                         bounded=self._bounded)
+        if applied is not None:
+            self._case = applied.case
+            self._record(applied.entry)
 
     def _after_action(self, request: ActionRequest) -> None:
         action = request.action
         if action.kind in LINK_SEARCH_AFTER:
             self._link_search_due = True
         if isinstance(action, OrderBreachReport):
-            # P9.5 (AUTO): the breach opens its own linked case, its own workflow; a stalking
-            # protection order's breach by analogy, as the breach of an order of the case.
-            # An SPO is made only on acts associated with stalking: its breach case is one.
-            stalking = self.case.stalking or action.kind != "report_order_breach"
-            self._pending_linked_cases.append(NewCase(
-                reference=action.breach_reference, police_area=self.case.police_area,
-                cps_area=self.case.cps_area, stalking=stalking,
-                domestic_abuse=self.case.domestic_abuse, suspects=self.case.suspects,
-                # A breach is a new incident: risk, VPS and views on an order are taken afresh.
-                complainants=[c.model_copy(update={"risk_assessments": [], "vps": [],
-                                                   "order_views": None})
-                              for c in self.case.complainants],
-                offences=[BREACH_OFFENCE[action.kind], *action.new_offences],
-                linked_from=self.case.reference, opened_by=request.actor))
+            # P9.5 (AUTO): the breach opens its own linked case, its own workflow.
+            self._pending_linked_cases.append(breach_case(self.case, action, request.actor))
 
     def _arm_projection_backstop(self) -> None:
         if self._backstop_seconds is None or self._backstop_armed:
@@ -330,38 +316,7 @@ class CaseWorkflow:
             self._link_search_retry_at = now + RETRY_FAILED_DELIVERY_AFTER
             return
         self._link_search_due, self._link_search_retry_at = False, None
-        self._record_links(matches, now)
-
-    def _record_links(self, matches: list[SuspectMatch], now: datetime) -> None:
-        case = self.case
-        known = {link.reference: link for link in case.linked_cases}
-        found = []
-        for m in matches:
-            link = LinkedCase(
-                reference=m.reference, relation="possible same suspect", area=m.police_area,
-                confidence=m.confidence, reasons=m.reasons,
-                history=f"{m.state}{f' ({m.outcome})' if m.outcome else ''}; charges: "
-                        f"{', '.join(m.charges) or 'none'}; orders made: {m.orders_made}; "
-                        f"breaches: {m.breaches}")
-            if m.reference not in known:
-                case.linked_cases.append(link)
-                found.append(m)
-            elif known[m.reference].relation == "possible same suspect":
-                known[m.reference].confidence = link.confidence
-                known[m.reference].history = link.history
-        repeat = any(m.confidence >= REPEAT_PERPETRATOR_CONFIDENCE for m in matches)
-        if not found and repeat == case.repeat_perpetrator:
-            return
-        case.repeat_perpetrator = repeat
-        other_areas = sum(1 for m in found if m.police_area != case.police_area)
-        # A breach case is opened linked to the case it breaches (lifecycle.open_case): that
-        # link is the suspect's too, and counts, though the search finds nothing new in it.
-        breached = [link.reference for link in case.linked_cases if link.relation == "breach of"]
-        opened_as = f"; opened as a breach of {', '.join(breached)}" if breached else ""
-        self._record_system(
-            "link_cases", f"{len(found) + len(breached)} linked case(s) found for the suspect"
-                          f"{f', {other_areas} in other areas' if other_areas else ''}{opened_as}"
-                          f"{'; repeat perpetrator' if repeat else ''}", ["P3.8", "P4.6"], now)
+        self._apply_system(LinkCases(matches=matches), now)
 
     async def _project(self) -> None:
         # Bounded runs project what is there once per turn of the loop: under a stream of
@@ -467,10 +422,9 @@ class CaseWorkflow:
         times: list[datetime] = []
         for d in self.case.deadlines:
             mark = self.case.deadline_marks[d.deadline_id]
-            if mark.reminded_at is None:
-                times.append(d.remind_at)
-            elif mark.escalated_at is None:
-                times.append(d.due_at)
+            step = next((s for s in DEADLINE_STEPS if getattr(mark, s.mark) is None), None)
+            if step is not None:
+                times.append(step.at(d))
             if mark.failing:
                 times.append(workflow.now() + RETRY_FAILED_DELIVERY_AFTER)
         if self._link_search_retry_at is not None:
@@ -493,21 +447,17 @@ class CaseWorkflow:
         for deadline in list(self.case.deadlines):
             deadline_id = deadline.deadline_id
             mark = self.case.deadline_marks[deadline_id]
-            if mark.reminded_at is None and now >= deadline.remind_at:
-                delivered = await self._deliver(self._reminders(deadline), mark, deadline_id,
-                                                fresh)
+            for step in DEADLINE_STEPS:
+                if getattr(mark, step.mark) is not None or now < step.at(deadline):
+                    continue
+                delivered = await self._deliver(step.messages(self.case, deadline), mark,
+                                                deadline_id, fresh)
                 mark = self._mark_after_await(mark, deadline_id, fresh)
                 if delivered:
-                    mark.reminded_at = now
-                    metrics.deadline_event("reminded", deadline_id)
-            if mark.escalated_at is None and now >= deadline.due_at:
-                delivered = await self._deliver(self._escalations(deadline), mark, deadline_id,
-                                                fresh)
-                mark = self._mark_after_await(mark, deadline_id, fresh)
-                if delivered:
-                    mark.escalated_at = now
-                    metrics.deadline_event("escalated", deadline_id)
-                    self._record_escalation(deadline, now)
+                    setattr(mark, step.mark, now)
+                    metrics.deadline_event(step.event, deadline_id)
+                    if step.record is not None:
+                        self._apply_system(step.record(deadline), now)
         self._refresh_deadlines()
 
     def _mark_after_await(self, mark: DeadlineMarks, deadline_id: str,
@@ -527,50 +477,6 @@ class CaseWorkflow:
             return False
         self._mark_after_await(mark, deadline_id, fresh).failing = None
         return True
-
-    def _reminders(self, d: Deadline) -> list[Notification]:
-        due = d.due_at.astimezone(LONDON)
-        messages = [self._staff_message(d, d.owner_role, "remind",
-                                        f"Due {due:%a %d %b %Y %H:%M}: {d.description}")]
-        if d.kind == "hearing_reminder" and d.subject:
-            person = self.case.complainant(d.subject.split("@")[0])
-            contact = person.contact if person else None
-            address = contact and (contact.safe_contact or contact.phone
-                                   if contact.preferred_means in ("text", "telephone")
-                                   else contact.email)
-            if contact and contact.preferred_means and address:
-                # Only by the means the complainant chose (P6.4); nothing unsafe in it.
-                messages.append(Notification(
-                    idempotency_key=f"{self.case.reference}:{d.deadline_id}:complainant",
-                    reference=self.case.reference, area=self.case.police_area,
-                    complainant_id=d.subject.split("@")[0], means=contact.preferred_means.value,
-                    address=address, subject="Your court date",
-                    body="You have a court date coming up. Your witness care officer will "
-                         "contact you to talk about it and any support you need.",
-                    deadline_id=d.deadline_id))
-        return messages
-
-    def _escalations(self, d: Deadline) -> list[Notification]:
-        return [self._staff_message(d, role, "escalate", f"OVERDUE ({d.rule}): {d.description}")
-                for role in d.escalate_to]
-
-    def _staff_message(self, d: Deadline, role: Role, step: str, text: str) -> Notification:
-        opened = self.case.deadline_marks[d.deadline_id].opened_at
-        # To the person the case names for the role (the notifier finds their address, or
-        # their deputy's while they are away); to the role's mailbox when nobody is named.
-        member = self.case.team.get(role)
-        return Notification(
-            idempotency_key=f"{self.case.reference}:{d.deadline_id}:{opened:%Y%m%dT%H%M%S}:"
-                            f"{step}:{role.value}",
-            reference=self.case.reference, area=self.case.police_area, audience=role,
-            recipient_user=member.user_id if member else None,
-            subject=f"{self.case.reference}: {text}"[:300], body=text, deadline_id=d.deadline_id)
-
-    def _record_escalation(self, d: Deadline, now: datetime) -> None:
-        self._record_system(
-            "escalate_deadline", f"overdue, escalated to "
-                                 f"{', '.join(r.value for r in d.escalate_to)}: {d.description}",
-            [d.rule], now)
 
     def _system_actor(self) -> Actor:
         return Actor(user_id="service", role=Role.SYSTEM, area=self.case.police_area)

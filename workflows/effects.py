@@ -560,6 +560,55 @@ def close_case(case: CaseFile, action: a.CloseCase, actor: Actor, now: datetime)
     return CaseState.CLOSED, f"closed: {action.outcome.replace('_', ' ')}"
 
 
+# --- the service's own actions (models.actions.SystemAction) -------------------------------
+# A match this sure means the suspect is very likely in other cases too (P3.8).
+REPEAT_PERPETRATOR_CONFIDENCE = 0.9
+
+
+def link_cases(case: CaseFile, action: a.LinkCases, actor: Actor, now: datetime) -> str | None:
+    """Add the cases found for the suspect, refresh those known; None when nothing changed
+    that the case's history should record."""
+    known = {link.reference: link for link in case.linked_cases}
+    found = []
+    for m in action.matches:
+        link = LinkedCase(
+            reference=m.reference, relation="possible same suspect", area=m.police_area,
+            confidence=m.confidence, reasons=m.reasons,
+            history=f"{m.state}{f' ({m.outcome})' if m.outcome else ''}; charges: "
+                    f"{', '.join(m.charges) or 'none'}; orders made: {m.orders_made}; "
+                    f"breaches: {m.breaches}")
+        if m.reference not in known:
+            case.linked_cases.append(link)
+            found.append(m)
+        elif known[m.reference].relation == "possible same suspect":
+            known[m.reference].confidence = link.confidence
+            known[m.reference].history = link.history
+    repeat = any(m.confidence >= REPEAT_PERPETRATOR_CONFIDENCE for m in action.matches)
+    if not found and repeat == case.repeat_perpetrator:
+        return None
+    case.repeat_perpetrator = repeat
+    other_areas = sum(1 for m in found if m.police_area != case.police_area)
+    # A breach case is opened linked to the case it breaches (lifecycle.open_case): that link
+    # is the suspect's too, and counts, though the search finds nothing new in it.
+    breached = [link.reference for link in case.linked_cases if link.relation == "breach of"]
+    opened_as = f"; opened as a breach of {', '.join(breached)}" if breached else ""
+    return (f"{len(found) + len(breached)} linked case(s) found for the suspect"
+            f"{f', {other_areas} in other areas' if other_areas else ''}{opened_as}"
+            f"{'; repeat perpetrator' if repeat else ''}")
+
+
+def escalate_deadline(case: CaseFile, action: a.EscalateDeadline, actor: Actor,
+                      now: datetime) -> str | None:
+    """The escalation is the workflow's (its marks say so); the history records it."""
+    return (f"overdue, escalated to {', '.join(r.value for r in action.escalate_to)}: "
+            f"{action.description}")
+
+
+SystemEffect = Callable[[CaseFile, Any, Actor, datetime], str | None]
+SYSTEM_EFFECTS: dict[str, SystemEffect] = {"link_cases": link_cases,
+                                           "escalate_deadline": escalate_deadline}
+
+
 EFFECTS: dict[str, Effect] = {
     name: fn
     for name, fn in globals().items()

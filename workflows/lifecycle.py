@@ -16,7 +16,7 @@ from models import actions as a
 from models.case import TEAM_ROLES, Actor, CaseFile, HistoryEntry, TeamMember
 from models.enums import CPS_ROLES, POLICE_ROLES, CaseState, Role
 from workflows import guards as g
-from workflows.effects import EFFECTS
+from workflows.effects import EFFECTS, SYSTEM_EFFECTS
 from workflows.guards import Guard
 from workflows.retention import keep_bounded
 
@@ -243,6 +243,32 @@ def apply(case: CaseFile, request: a.ActionRequest, now: datetime,
         version=after.version, at=now, actor=request.actor, action=kind, summary=summary,
         reasons=reasons, detail=detail, request_id=request.request_id,
         state_before=before_state, state_after=after.state, rules=list(LIFECYCLE[kind].rules))
+    return Applied(after, entry)
+
+
+# The service's own actions: the rules each entry cites (an escalation cites its deadline's).
+SYSTEM_RULES: dict[str, tuple[str, ...]] = {"link_cases": ("P3.8", "P4.6"),
+                                            "escalate_deadline": ()}
+assert set(SYSTEM_RULES) == set(SYSTEM_EFFECTS), "every action of the service needs a row"
+
+
+def apply_system(case: CaseFile, action: a.SystemAction, actor: Actor, now: datetime,
+                 bounded: bool = True) -> Applied | None:
+    """The case after one of the service's own actions (linked cases found, a deadline
+    escalated), and its history entry; None when it changes nothing worth an entry. Never
+    checked: the service takes these when the protocol says it must (AUTO rules)."""
+    after = deepcopy(case)
+    summary = SYSTEM_EFFECTS[action.kind](after, action.model_copy(deep=True), actor, now)
+    if summary is None:
+        return None
+    after.version += 1
+    after.recorded[action.kind] = after.recorded.get(action.kind, 0) + 1
+    if bounded:
+        keep_bounded(after, now)
+    rules = list(SYSTEM_RULES[action.kind] or (getattr(action, "rule", None),))
+    entry = HistoryEntry(version=after.version, at=now, actor=actor, action=action.kind,
+                         summary=summary, state_before=case.state, state_after=after.state,
+                         rules=[r for r in rules if r])
     return Applied(after, entry)
 
 
