@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import ValidationError
 
+from api.busy import retry_after, unavailable_detail
 from core.settings import Settings
 from models.case import Actor
 from models.enums import Role
@@ -127,9 +128,9 @@ def current_user(request: Request,
         actor = verifier.actor(token)
     except jwt.PyJWKClientConnectionError as err:
         # The provider's keys cannot be fetched: not the caller's fault, and worth a retry.
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail={
-            "rule": "UNAVAILABLE",
-            "message": "The identity provider's signing keys cannot be fetched; try again."}) from err
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, headers=retry_after(),
+                            detail=unavailable_detail("The identity provider's signing keys "
+                                                      "cannot be fetched; try again.")) from err
     except jwt.PyJWTError as err:
         raise _unauthorised(_why_refused(err)) from err
     request.state.actor = actor

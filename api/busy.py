@@ -12,35 +12,31 @@ import logging
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
+
+from core.temporal import is_transient
 
 log = logging.getLogger("api.temporal")
 
-TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                       RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED,
-                       RPCStatusCode.ABORTED})
 RETRY_AFTER_SECONDS = 2
 
 
-# Refused for a moment: a workflow task being retried, or a run at Temporal's limit of updates
-# just before it continues as new.
-_TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total number of",
-                            "unexpected workflow task failure")
+def unavailable_detail(message: str, **more: str) -> dict[str, str]:
+    """The body of every 503: rule UNAVAILABLE and a sentence saying what to do."""
+    return {"rule": "UNAVAILABLE", **more, "message": message}
 
 
-def is_transient(err: RPCError) -> bool:
-    return err.status in TRANSIENT or (err.status == RPCStatusCode.FAILED_PRECONDITION and any(
-        text in str(err) for text in _TRANSIENT_PRECONDITIONS))
+def retry_after(**more: str) -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS), **more}
 
 
 async def temporal_error(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, RPCError)
     if is_transient(err):
         log.warning("workflow service busy: %s (%s)", err.status.name, type(err).__name__)
-        return JSONResponse(status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                            content={"detail": {"rule": "UNAVAILABLE", "message":
-                                     "The case service is busy. Send the same request again "
-                                     "shortly: it takes effect once."}})
+        return JSONResponse(status_code=503, headers=retry_after(), content={
+            "detail": unavailable_detail("The case service is busy. Send the same request "
+                                         "again shortly: it takes effect once.")})
     log.error("workflow service error %s", err.status.name, exc_info=err)
     return JSONResponse(status_code=500, content={"detail": {
         "rule": "INTERNAL", "message": "The case service failed; nothing was changed."}})

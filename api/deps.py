@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from temporalio.client import Client
 
+from api.busy import retry_after, unavailable_detail
 from core.settings import Settings
 
 
@@ -24,10 +25,9 @@ def db_session(request: Request) -> Iterator[Session]:
         with Session(request.app.state.engine) as session:
             yield session
     except OperationalError as err:
-        raise HTTPException(503, detail={
-            "rule": "UNAVAILABLE",
-            "message": "The case database is unreachable; lists are unavailable for now. "
-                       "Actions and single-case reads still work."}) from err
+        raise HTTPException(503, headers=retry_after(), detail=unavailable_detail(
+            "The case database is unreachable; lists are unavailable for now. Actions and "
+            "single-case reads still work.")) from err
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]

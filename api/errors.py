@@ -5,8 +5,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.busy import RETRY_AFTER_SECONDS, is_transient
+from api.busy import retry_after, unavailable_detail
 from core.ended_cases import ENDED_STATUSES
+from core.temporal import is_transient
 from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
 
 # A refusal's rule decides its status: another area's case is 404 (as if unknown), who may
@@ -28,13 +29,18 @@ def refusal_http(rule: str, message: str) -> HTTPException:
     return HTTPException(_STATUS_BY_RULE.get(rule, 409), detail={"rule": rule, "message": message})
 
 
+def unavailable(message: str) -> HTTPException:
+    """503 with Retry-After: a part of the service is out of reach for now."""
+    return HTTPException(503, headers=retry_after(), detail=unavailable_detail(message))
+
+
 def try_again(request_id: str, why: str) -> HTTPException:
     """503: nothing is known to have changed; the same request id applies it once."""
-    return HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS),
-                                       "Idempotency-Key": request_id},
-                         detail={"rule": "UNAVAILABLE", "request_id": request_id, "message":
-                                 f"{why}. Send the same request again with the header "
-                                 f"Idempotency-Key: {request_id}: it takes effect once."})
+    return HTTPException(503, headers=retry_after(**{"Idempotency-Key": request_id}),
+                         detail=unavailable_detail(
+                             f"{why}. Send the same request again with the header "
+                             f"Idempotency-Key: {request_id}: it takes effect once.",
+                             request_id=request_id))
 
 
 def from_update_failure(err: WorkflowUpdateFailedError, request_id: str) -> HTTPException:
@@ -53,9 +59,7 @@ def from_rpc_error(err: RPCError, reference: str) -> HTTPException:
             return refusal_http("STATE", f"Case {reference} is closed; it takes no more actions.")
         return not_found(reference)
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                             detail={"rule": "UNAVAILABLE",
-                                     "message": "The workflow service is unavailable; try again."})
+        return unavailable("The workflow service is unavailable; try again.")
     raise err
 
 

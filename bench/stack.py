@@ -21,11 +21,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from workflows.search import dev_server_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-SEARCH_ATTRIBUTES = ["CaseState=Keyword", "CaseArea=Keyword", "StateSince=Datetime",
-                     "Stalking=Bool", "NextDeadline=Datetime", "Overdue=Bool"]
 
 
 def free_port() -> int:
@@ -131,8 +131,7 @@ class Stack:
                 "--port", str(port), "--http-port", str(free_port()),
                 "--metrics-port", str(free_port()), "--log-level", "error",
                 "--db-filename", str(self.temporal_db(name))]
-        for attribute in SEARCH_ATTRIBUTES:
-            args += ["--search-attribute", attribute]
+        args += dev_server_flags()
         proc = self.spawn(name, args)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

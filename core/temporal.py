@@ -44,6 +44,20 @@ _DROPPED_AT_CONTINUE_AS_NEW = ("update was aborted", "not found")
 _TASK_FAILED = "unexpected workflow task failure"
 UPDATE_ATTEMPTS = 4
 
+# Temporal's "not now": the same request again, a moment later, can succeed.
+TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                       RPCStatusCode.CANCELLED, RPCStatusCode.RESOURCE_EXHAUSTED,
+                       RPCStatusCode.ABORTED})
+# Refused for a moment: a workflow task being retried, or a run at Temporal's limit of updates
+# just before it continues as new.
+_TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total number of",
+                            _TASK_FAILED)
+
+
+def is_transient(err: RPCError) -> bool:
+    return err.status in TRANSIENT or (err.status == RPCStatusCode.FAILED_PRECONDITION and any(
+        text in str(err) for text in _TRANSIENT_PRECONDITIONS))
+
 
 async def execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest,
                          timeout: timedelta | None = None) -> ActionResult:

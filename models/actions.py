@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.case import (
+    AREA_PATTERN,
+    REFERENCE_PATTERN,
     Actor,
     Bail,
     CaseFacts,
@@ -445,7 +447,7 @@ class OrderBreachReport(_Action):
 
     kind: Literal["report_order_breach", "report_stalking_protection_order_breach"]
     order_id: str
-    breach_reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
+    breach_reference: str = Field(pattern=REFERENCE_PATTERN)
     description: str = Field(min_length=1, max_length=5000)
     new_offences: list[Offence] = Field(default_factory=list)
 
@@ -618,9 +620,9 @@ class NewCase(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    reference: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,39}$")
-    police_area: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
-    cps_area: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    reference: str = Field(pattern=REFERENCE_PATTERN)
+    police_area: str = Field(pattern=AREA_PATTERN)
+    cps_area: str = Field(pattern=AREA_PATTERN)
     stalking: bool
     domestic_abuse: bool
     complex: bool = False

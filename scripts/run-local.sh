@@ -9,9 +9,7 @@ pids=()
 stop() { trap - INT TERM EXIT; kill -TERM "${pids[@]}" 2>/dev/null || true; wait || true; }
 trap stop INT TERM EXIT
 
-search_attributes=(--search-attribute CaseState=Keyword --search-attribute CaseArea=Keyword
-  --search-attribute StateSince=Datetime --search-attribute Stalking=Bool
-  --search-attribute NextDeadline=Datetime --search-attribute Overdue=Bool)
+mapfile -t search_attributes < <("$BIN/python" -m workflows.search)  # the one list of them
 "$BIN/temporal" server start-dev --db-filename .data/temporal.db --ip 127.0.0.1 --port 7233 \
   --ui-port 8233 --log-level warn "${search_attributes[@]}" &
 pids+=($!)

@@ -33,7 +33,7 @@ from core.settings import Settings
 from core.temporal import data_converter
 from models.case import Actor
 from models.enums import Role
-from workflows.search import ALL_KEYS
+from workflows.search import dev_server_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -142,8 +142,7 @@ class DevServer(Proc):
             argv += ["--db-filename", str(self.db_file)]
         for pragma in pragmas:
             argv += ["--sqlite-pragma", pragma]
-        for key in ALL_KEYS:
-            argv += ["--search-attribute", f"{key.name}={key._metadata_type}"]
+        argv += dev_server_flags()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASES_")}
         super().__init__("temporal", argv, env, workdir / "temporal.log")
 

@@ -497,8 +497,8 @@ class CaseWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         case = self.case
-        next_due = case.deadlines[0].due_at if case.deadlines else None
-        overdue = any(case.deadline_marks[d.deadline_id].escalated_at for d in case.deadlines)
+        facts = case_facts(case)  # next deadline and overdue as the read model has them
+        next_due, overdue = facts.next_deadline, facts.overdue
         values = (case.state, case.state_since, next_due, overdue)
         if not self._index or values == self._indexed:
             return

@@ -10,7 +10,6 @@ from fastapi import (
     BackgroundTasks,
     Body,
     Header,
-    HTTPException,
     Query,
     Request,
     Response,
@@ -27,13 +26,9 @@ from temporalio.service import RPCError
 from api import audit
 from api.acting import ActionResponse, take_action
 from api.auth import CurrentUser
-from api.busy import RETRY_AFTER_SECONDS
 from api.case_access import read_case_file
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import (
-    from_rpc_error,
-    refusal_http,
-)
+from api.errors import from_rpc_error, refusal_http, unavailable
 from api.examples import openapi_examples
 from api.redaction import visible_case, visible_history
 from api.responses import (
@@ -179,9 +174,8 @@ async def read_history(
         stored = await asyncio.to_thread(_history_page, http.app.state.engine, reference, after,
                                          limit + 1)
     except SQLAlchemyError as err:
-        raise HTTPException(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, detail={
-            "rule": "UNAVAILABLE", "message": "The case database is unreachable; the case's "
-            "history is unavailable for now. Its facts and actions still work."}) from err
+        raise unavailable("The case database is unreachable; the case's history is "
+                          "unavailable for now. Its facts and actions still work.") from err
     page, more = with_pending(stored, pending, after, limit)
     if more:
         response.headers["X-Next-After"] = str(page[-1].version)
