@@ -1,4 +1,4 @@
-"""GET /cases/stuck builds one page from SQL (api/stuck.py stuck_page): it must give exactly the
+"""GET /cases/stuck builds one page from SQL (readmodel/stuck_page.py): it must give exactly the
 page and total that building every stuck case (stuck_cases) gives, for every sort and filter."""
 
 import uuid
@@ -8,11 +8,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from api.stuck import Reason, stuck_cases, stuck_page
 from core.service_levels import service_levels
 from models.enums import CaseState
-from models.monitoring import AlertRow, DeadlineRow
+from models.monitoring import AlertRow, DeadlineRow, Reason
 from models.tables import CaseRow
+from readmodel.stuck import stuck_cases
+from readmodel.stuck_page import stuck_page
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

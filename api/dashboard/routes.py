@@ -21,15 +21,16 @@ from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
 from api.routes.reports import as_csv, build_report, period_of
-from api.stuck import REASON_LABELS, Reason, Sort, stuck_cases, stuck_page
 from core.db import aware
 from core.reports import REPORTS, time_in_state
 from core.settings import Settings
 from models.case import Actor
 from models.enums import CaseState, Role
-from models.monitoring import DeadlineRow
+from models.monitoring import REASON_LABELS, DeadlineRow, Reason
 from models.tables import CaseRow, HistoryRow
 from readmodel.monitoring import scrub_failure
+from readmodel.stuck import Sort, stuck_cases
+from readmodel.stuck_page import stuck_page
 from workflows.calendar import LONDON
 
 HERE = Path(__file__).parent

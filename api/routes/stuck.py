@@ -13,9 +13,11 @@ from temporalio.service import RPCError
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.responses import AUTHENTICATED, MALFORMED, responses
-from api.stuck import Reason, Sort, StuckCase, stuck_page
 from core.ended_cases import record_ended
 from models.enums import CaseState, Role
+from models.monitoring import Reason
+from readmodel.stuck import Sort, StuckCase
+from readmodel.stuck_page import stuck_page
 
 router = APIRouter(prefix="/cases", tags=["managers"],
                    responses=responses(AUTHENTICATED, MALFORMED))
