@@ -17,7 +17,7 @@ from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
-from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
+from api.routes import cases, codec, deadlines, due_soon, lifecycle, reports, stuck, system
 from api.text import refuse_control_characters
 from core import telemetry
 from core.audit import AuditTrail
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(stuck.router)  # before cases: /cases/stuck is not a reference
+    app.include_router(due_soon.router)  # nor is /cases/due-soon
     app.include_router(cases.router)
     app.include_router(deadlines.router)
     app.include_router(codec.router)
