@@ -5,6 +5,7 @@ details: references, states, deadlines and history summaries (with any address o
 that slipped into one withheld).
 """
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -24,14 +25,15 @@ from api.routes.reports import as_csv, build_report, period_of
 from core.db import aware
 from core.reports import REPORTS, time_in_state
 from core.settings import Settings
-from models.case import Actor
-from models.enums import CaseState, Role
+from models.case import Actor, OrderInForce
+from models.enums import CaseState, RiskLevel, Role
 from models.monitoring import REASON_LABELS, DeadlineRow, Reason
 from models.tables import CaseRow, HistoryRow
+from readmodel.due_soon import DUE_SOON_WORKING_DAYS, due_soon
 from readmodel.monitoring import scrub_failure
 from readmodel.stuck import Sort, stuck_cases
 from readmodel.stuck_page import stuck_page
-from workflows.calendar import LONDON
+from workflows.calendar import LONDON, london_today
 
 HERE = Path(__file__).parent
 E = TypeVar("E", bound=StrEnum)
@@ -114,22 +116,26 @@ def stuck_list(
     reason: Annotated[str, Query(max_length=40)] = "",
     state: Annotated[str, Query(max_length=40)] = "",
     owner: Annotated[str, Query(max_length=40)] = "",
+    unassigned: Annotated[str, Query(max_length=5)] = "",
     sort: Annotated[Sort, Query()] = "age",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """The stuck cases of the user's area, filtered and sorted, a page at a time. An empty
-    filter (the form's "any") means no filter."""
+    filter (the form's "any") means no filter; `unassigned=1` (the form's checkbox) only the
+    cases whose owner's role names nobody."""
     actor = cookie_user(request)
     if actor is None:
         return _to_login()
     why, where, whose = (_choice(Reason, "reason", reason), _choice(CaseState, "state", state),
                          _choice(Role, "owner", owner))
-    chosen = {"reason": why, "state": where, "owner": whose, "sort": sort}
+    nobodys = _flag("unassigned", unassigned)
+    chosen = {"reason": why, "state": where, "owner": whose, "unassigned": nobodys, "sort": sort}
     found = stuck_page(session, actor.area, settings.service_levels(actor.area),
                        datetime.now(UTC), reason=why, state=where, owner=whose, sort=sort,
-                       limit=DASHBOARD_PAGE, offset=(page - 1) * DASHBOARD_PAGE)
+                       limit=DASHBOARD_PAGE, offset=(page - 1) * DASHBOARD_PAGE,
+                       unassigned=nobodys)
     filters = {k: v for k, v in (("reason", reason), ("state", state), ("owner", owner),
-                                 ("sort", sort)) if v}
+                                 ("unassigned", "1" if nobodys else ""), ("sort", sort)) if v}
     last = page if not found.total_is_exact else max(1, -(-found.total // DASHBOARD_PAGE))
     return _page(request, "stuck.html", actor, cases=found.items, total=found.total,
                  total_is_exact=found.total_is_exact, page=page,
@@ -141,6 +147,35 @@ def stuck_list(
                  labels=REASON_LABELS,
                  reasons=list(Reason), states=list(CaseState),
                  owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)], chosen=chosen)
+
+
+@router.get("/due-soon", response_class=HTMLResponse)
+def due_soon_list(request: Request, session: SessionDep,
+                  page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+    """The user's area's deadlines due in the next five working days, soonest first, with
+    whose move each is."""
+    actor = cookie_user(request)
+    if actor is None:
+        return _to_login()
+    found = due_soon(session, actor.area, datetime.now(UTC), limit=DASHBOARD_PAGE,
+                     offset=(page - 1) * DASHBOARD_PAGE)
+    shown = (page - 1) * DASHBOARD_PAGE
+    return _page(request, "due_soon.html", actor, items=found.items, total=found.total,
+                 until=found.until, page=page, first_shown=shown + 1,
+                 working_days=DUE_SOON_WORKING_DAYS,
+                 previous_page=urlencode({"page": page - 1}) if page > 1 else None,
+                 next_page=urlencode({"page": page + 1})
+                 if shown + len(found.items) < found.total else None)
+
+
+def _flag(name: str, value: str) -> bool:
+    """A checkbox: absent or empty is off, 1 (what the form sends) or true is on."""
+    if value.lower() in ("", "0", "false"):
+        return False
+    if value.lower() in ("1", "true", "on"):
+        return True
+    raise HTTPException(422, detail={"rule": "INPUT", "message": (
+        f"{name} must be 1 or 0 (or true or false).")})
 
 
 def _choice(kind: type[E], name: str, value: str) -> E | None:
@@ -203,7 +238,31 @@ def case_page(request: Request, reference: str, session: SessionDep,
     return _page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
                  reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
                  diagram=lifecycle_svg(row.state), chart=chart, now=now,
-                 temporal_url=_temporal_url(settings, reference))
+                 temporal_url=_temporal_url(settings, reference),
+                 orders=_orders_in_force(row, london_today(now)), risk=SimpleNamespace(
+                     risk_level=RiskLevel(row.risk_level) if row.risk_level else None,
+                     domestic_abuse=row.domestic_abuse, breach=row.breaches > 0,
+                     repeat_perpetrator=row.repeat_perpetrator),
+                 linked=_linked_cases(session, row, actor))
+
+
+def _orders_in_force(row: CaseRow, today: date) -> list[OrderInForce]:
+    """The case's orders in force today (the row keeps those not revoked or ended, with their
+    end dates)."""
+    orders = [OrderInForce.model_validate(o) for o in json.loads(row.orders_in_force or "[]")]
+    return [o for o in orders if o.in_force_on(today)]
+
+
+def _linked_cases(session: Session, row: CaseRow, actor: Actor) -> list[tuple[str, bool]]:
+    """Each linked case's reference, and whether the user may open it (a case of their area):
+    another area's case is named, never linked, as its own page would answer 404."""
+    references = [r for r in row.linked_cases.split(",") if r]
+    if not references:
+        return []
+    openable = set(session.exec(select(CaseRow.reference).where(
+        col(CaseRow.reference).in_(references),
+        or_(col(CaseRow.police_area) == actor.area, col(CaseRow.cps_area) == actor.area))))
+    return [(r, r in openable) for r in references]
 
 
 def _days(level: timedelta | None) -> float | None:
