@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
+from api.dashboard import due_soon as dashboard_due_soon
 from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(codec.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard_due_soon.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)

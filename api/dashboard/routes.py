@@ -29,7 +29,6 @@ from models.case import Actor, OrderInForce
 from models.enums import CaseState, RiskLevel, Role
 from models.monitoring import REASON_LABELS, DeadlineRow, Reason
 from models.tables import CaseRow, HistoryRow
-from readmodel.due_soon import DUE_SOON_WORKING_DAYS, due_soon
 from readmodel.monitoring import scrub_failure
 from readmodel.stuck import Sort, stuck_cases
 from readmodel.stuck_page import stuck_page
@@ -59,15 +58,15 @@ def _when(value: datetime | None) -> str:
 templates.env.filters["when"] = _when
 
 
-def _page(request: Request, name: str, actor: Actor | None, status: int = 200,
-          **context: Any) -> HTMLResponse:
+def render_page(request: Request, name: str, actor: Actor | None, status: int = 200,
+                **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, {"actor": actor, **context},
                                           status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
-def _to_login() -> RedirectResponse:
+def to_login() -> RedirectResponse:
     return RedirectResponse("/dashboard/login", status_code=303)
 
 
@@ -80,7 +79,7 @@ def static(name: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", None)
+    return render_page(request, "login.html", None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -91,13 +90,13 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
         token = sign_in(request, session, settings, username, password)
     except HTTPException as err:  # too many attempts: the login page says so
         detail: Any = err.detail
-        page = _page(request, "login.html", None, status=err.status_code,
-                     error=detail["message"], username=username)
+        page = render_page(request, "login.html", None, status=err.status_code,
+                           error=detail["message"], username=username)
         page.headers.update(err.headers or {})
         return page
     if token is None:
-        return _page(request, "login.html", None, status=401,
-                     error="Wrong username or password.", username=username)
+        return render_page(request, "login.html", None, status=401,
+                           error="Wrong username or password.", username=username)
     response = RedirectResponse("/dashboard", status_code=303)
     set_cookie(response, settings, token)
     return response
@@ -105,7 +104,7 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
 
 @router.post("/logout")
 def logout() -> Response:
-    response = _to_login()
+    response = to_login()
     clear_cookie(response)
     return response
 
@@ -125,7 +124,7 @@ def stuck_list(
     cases whose owner's role names nobody."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     why, where, whose = (_choice(Reason, "reason", reason), _choice(CaseState, "state", state),
                          _choice(Role, "owner", owner))
     nobodys = _flag("unassigned", unassigned)
@@ -137,35 +136,15 @@ def stuck_list(
     filters = {k: v for k, v in (("reason", reason), ("state", state), ("owner", owner),
                                  ("unassigned", "1" if nobodys else ""), ("sort", sort)) if v}
     last = page if not found.total_is_exact else max(1, -(-found.total // DASHBOARD_PAGE))
-    return _page(request, "stuck.html", actor, cases=found.items, total=found.total,
-                 total_is_exact=found.total_is_exact, page=page,
-                 first_shown=(page - 1) * DASHBOARD_PAGE + 1,
-                 previous_page=urlencode({**filters, "page": page - 1}) if page > 1 else None,
-                 next_page=urlencode({**filters, "page": page + 1})
-                 if len(found.items) == DASHBOARD_PAGE and (page < last or
-                                                           not found.total_is_exact) else None,
-                 labels=REASON_LABELS,
-                 reasons=list(Reason), states=list(CaseState),
-                 owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)], chosen=chosen)
-
-
-@router.get("/due-soon", response_class=HTMLResponse)
-def due_soon_list(request: Request, session: SessionDep,
-                  page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
-    """The user's area's deadlines due in the next five working days, soonest first, with
-    whose move each is."""
-    actor = cookie_user(request)
-    if actor is None:
-        return _to_login()
-    found = due_soon(session, actor.area, datetime.now(UTC), limit=DASHBOARD_PAGE,
-                     offset=(page - 1) * DASHBOARD_PAGE)
-    shown = (page - 1) * DASHBOARD_PAGE
-    return _page(request, "due_soon.html", actor, items=found.items, total=found.total,
-                 until=found.until, page=page, first_shown=shown + 1,
-                 working_days=DUE_SOON_WORKING_DAYS,
-                 previous_page=urlencode({"page": page - 1}) if page > 1 else None,
-                 next_page=urlencode({"page": page + 1})
-                 if shown + len(found.items) < found.total else None)
+    more = len(found.items) == DASHBOARD_PAGE and (page < last or not found.total_is_exact)
+    return render_page(request, "stuck.html", actor, cases=found.items, total=found.total,
+                       total_is_exact=found.total_is_exact, page=page,
+                       first_shown=(page - 1) * DASHBOARD_PAGE + 1,
+                       previous_page=urlencode({**filters, "page": page - 1}) if page > 1 else None,
+                       next_page=urlencode({**filters, "page": page + 1}) if more else None,
+                       labels=REASON_LABELS, reasons=list(Reason), states=list(CaseState),
+                       owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)],
+                       chosen=chosen)
 
 
 def _flag(name: str, value: str) -> bool:
@@ -221,7 +200,7 @@ def case_page(request: Request, reference: str, session: SessionDep,
     """One case: why it is stuck, where it stands, its open deadlines and its timeline."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     now = datetime.now(UTC)
     row = _case_row(session, reference, actor)
     history = list(session.exec(select(HistoryRow).where(
@@ -235,15 +214,15 @@ def case_page(request: Request, reference: str, session: SessionDep,
     chart = bar_chart_svg("Days in each state (tick: service level)", [
         (s.value, spent.get(s.value), _days(levels.get(s)))
         for s in CaseState if s is not CaseState.CLOSED and (s.value in spent)])
-    return _page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
-                 reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
-                 diagram=lifecycle_svg(row.state), chart=chart, now=now,
-                 temporal_url=_temporal_url(settings, reference),
-                 orders=_orders_in_force(row, london_today(now)), risk=SimpleNamespace(
-                     risk_level=RiskLevel(row.risk_level) if row.risk_level else None,
-                     domestic_abuse=row.domestic_abuse, breach=row.breaches > 0,
-                     repeat_perpetrator=row.repeat_perpetrator),
-                 linked=_linked_cases(session, row, actor))
+    return render_page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
+                       reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
+                       diagram=lifecycle_svg(row.state), chart=chart, now=now,
+                       temporal_url=_temporal_url(settings, reference),
+                       orders=_orders_in_force(row, london_today(now)), risk=SimpleNamespace(
+                           risk_level=RiskLevel(row.risk_level) if row.risk_level else None,
+                           domestic_abuse=row.domestic_abuse, breach=row.breaches > 0,
+                           repeat_perpetrator=row.repeat_perpetrator),
+                       linked=_linked_cases(session, row, actor))
 
 
 def _orders_in_force(row: CaseRow, today: date) -> list[OrderInForce]:
@@ -282,20 +261,20 @@ def reports_page(request: Request, session: SessionDep,
     that cannot be reported on is said on the page, beside the form to correct it."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     try:
         period = period_of(_day(since, "From"), _day(until, "To"), None)
     except HTTPException as err:
         message = err.detail["message"] if isinstance(err.detail, dict) else str(err.detail)
-        return _page(request, "reports.html", actor, status=422, error=message, tables={},
-                     period=SimpleNamespace(since=since, until=until), chart="")
+        return render_page(request, "reports.html", actor, status=422, error=message, tables={},
+                           period=SimpleNamespace(since=since, until=until), chart="")
     tables = {name: (spec.title, spec.build(session, actor.area, period))
               for name, spec in REPORTS.items()}
     stays = time_in_state(session, actor.area, period)
     chart = bar_chart_svg("Median days in each state (tick: 90th percentile)", [
         (r["state"], r["median_days"], r["p90_days"]) for r in stays if r["stays"]],
         marker_label="90th percentile")
-    return _page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
+    return render_page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
 
 
 def _day(value: str, label: str) -> date | None:
@@ -314,5 +293,5 @@ def report_csv(request: Request, name: str, session: SessionDep,
     """One report as CSV, for the signed-in user's area."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     return as_csv(build_report(session, actor.area, name, period_of(since, until, None)))
