@@ -42,7 +42,7 @@ from temporalio.service import RPCError
 
 from core.ended_cases import ENDED_KIND, record_ended
 from core.settings import Settings
-from models.monitoring import AlertRow
+from models.monitoring import AlertRow, Reason
 from readmodel.alerts import upsert_alerts
 from readmodel.monitoring import scrub_failure
 from workflows import search
@@ -96,14 +96,15 @@ class Sweeper:
             if pending.attempt >= threshold and pending.HasField("last_failure"):
                 name = pending.activity_type.name
                 found.append(AlertRow(**base, alert_id=f"activity:{name}"[:200],
-                                      kind="failing_activity", subject=name[:100],
+                                      kind=Reason.FAILING_ACTIVITY.value, subject=name[:100],
                                       attempts=pending.attempt,
                                       last_failure=await self._failure_text(pending.last_failure)))
         task_attempts = raw.pending_workflow_task.attempt if raw.HasField("pending_workflow_task") \
             else 0
         problems = sa.get(REPORTED_PROBLEMS) or []
         if task_attempts >= threshold or problems:
-            found.append(AlertRow(**base, alert_id="workflow_task", kind="failing_workflow_task",
+            found.append(AlertRow(**base, alert_id="workflow_task",
+                                  kind=Reason.FAILING_WORKFLOW_TASK.value,
                                   attempts=task_attempts, last_failure=scrub_failure(
                                       "; ".join(str(p) for p in problems) or None)))
         return found

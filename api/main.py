@@ -13,11 +13,22 @@ from temporalio.service import RPCError
 from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
+from api.dashboard import due_soon as dashboard_due_soon
 from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
-from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system, work
+from api.routes import (
+    cases,
+    codec,
+    deadlines,
+    due_soon,
+    lifecycle,
+    reports,
+    stuck,
+    system,
+    work,
+)
 from api.text import refuse_control_characters
 from core import telemetry
 from core.audit import AuditTrail
@@ -58,12 +69,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(system.router)
     app.include_router(lifecycle.router)
     app.include_router(stuck.router)  # before cases: /cases/stuck is not a reference
+    app.include_router(due_soon.router)  # nor is /cases/due-soon
     app.include_router(cases.router)
     app.include_router(deadlines.router)
     app.include_router(work.router)
     app.include_router(codec.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+    app.include_router(dashboard_due_soon.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)

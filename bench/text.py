@@ -343,7 +343,7 @@ FIXES = """## Changes made because of these measurements
   400 MB. The runner now passes every module through: modules are imported once and shared, and
   the sandbox still refuses non-deterministic calls from workflow code. The deadline, replay and
   versioning suites pass with it.
-- **Stuck list** (`api/stuck.py` `stuck_page`, used by `GET /cases/stuck`): the list built every
+- **Stuck list** (`readmodel/stuck_page.py` `stuck_page`, used by `GET /cases/stuck`): the list built every
   stuck case of the area as ORM rows and pydantic objects, sorted them and then sliced one page.
   At 100,000 cases (3,637 stuck in the area) that took 1.25 to 2.4 s in-process; pyinstrument:
   56 % loading the deadline rows through the ORM, 25 % the over-service-level rows, 16 % building

@@ -27,14 +27,14 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from models.monitoring import AlertRow
+from models.monitoring import AlertRow, Reason
 from readmodel.alerts import upsert_alerts
 from readmodel.monitoring import scrub_failure, utc
 from workflows import search
 
 log = logging.getLogger("ended_cases")
 
-ENDED_KIND = "workflow_ended"
+ENDED_KIND = Reason.WORKFLOW_ENDED.value  # the sweeper records an ended run as its reason
 # How a case's workflow ended, when it did not end by closing the case.
 ENDED_STATUSES: dict[WorkflowExecutionStatus, str] = {
     WorkflowExecutionStatus.TERMINATED: "terminated",

@@ -13,6 +13,7 @@ from models.enums import (
     DecidedBy,
     Form,
     Outcome,
+    RiskLevel,
     Role,
     SentenceKind,
     SpoKind,
@@ -553,6 +554,20 @@ class CaseFile(BaseModel):
         return self.decisions[-1] if self.decisions else None
 
 
+class OrderInForce(BaseModel):
+    """An order of the case as managers see it: which, whom it protects (by id), its dates.
+    Never its conditions: they name streets and people."""
+
+    order_id: str
+    kind: str = Field(description="restraining_order or stalking_protection_order")
+    protected_person_ids: list[str]
+    made_on: date
+    ends_on: date | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.ends_on is None or day <= self.ends_on
+
+
 class CaseFacts(BaseModel):
     """What lists and managers' views show of a case (its row in the read model): small, with
     no personal data. `case_facts` makes it; each action's answer carries it."""
@@ -576,6 +591,38 @@ class CaseFacts(BaseModel):
     breaches: int = 0
     team: dict[str, str] = Field(default_factory=dict,
                                  description="The case team: role -> the named user's id.")
+    # Added after cases were running: defaults only, so every answer already in a workflow's
+    # history still reads (tests/test_replay.py).
+    risk_level: RiskLevel | None = Field(
+        default=None, description="The highest latest risk level of the case's complainants.")
+    repeat_perpetrator: bool = False
+    orders_in_force: list[OrderInForce] = Field(
+        default_factory=list, description="Orders neither revoked nor ended early; one whose "
+                                          "end date has passed is no longer in force.")
+
+
+# Lowest to highest: a case is as risky as its most at-risk complainant.
+RISK_ORDER = (RiskLevel.STANDARD, RiskLevel.MEDIUM, RiskLevel.HIGH)
+
+
+def highest_risk(case: CaseFile) -> RiskLevel | None:
+    """The highest of the complainants' latest risk levels (an older, higher one is replaced
+    by the reassessment)."""
+    latest = [r.level for c in case.complainants if (r := c.latest_risk()) is not None]
+    return max(latest, key=RISK_ORDER.index) if latest else None
+
+
+def orders_in_force(case: CaseFile) -> list[OrderInForce]:
+    """Restraining orders not revoked and stalking protection orders not ended, with their
+    end dates (the reader decides by its own day whether one has run out)."""
+    return [OrderInForce(order_id=o.order_id, kind="restraining_order",
+                         protected_person_ids=[o.protected_person_id], made_on=o.made_on,
+                         ends_on=o.expires_on)
+            for o in case.orders if o.revoked_at is None] + [
+        OrderInForce(order_id=o.order_id, kind="stalking_protection_order",
+                     protected_person_ids=list(o.protected_person_ids), made_on=o.made_on,
+                     ends_on=o.ends_on)
+        for o in case.stalking_protection_orders if o.ended_at is None]
 
 
 def orders_made(case: CaseFile) -> int:
@@ -596,6 +643,8 @@ def case_facts(case: CaseFile) -> CaseFacts:
         # Counted over the case's whole life: the file keeps only the latest orders and breaches.
         orders_made=orders_made(case),
         team={role.value: member.user_id for role, member in case.team.items()},
+        risk_level=highest_risk(case), repeat_perpetrator=case.repeat_perpetrator,
+        orders_in_force=orders_in_force(case),
         breaches=max(case.recorded.get("report_order_breach", 0)
                      + case.recorded.get("report_stalking_protection_order_breach", 0),
                      sum(1 for i in case.incidents if i.kind == "order_breach")))

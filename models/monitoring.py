@@ -6,10 +6,33 @@ personal data: complainants appear only by their id (C1), never by name or conta
 """
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
+
+class Reason(StrEnum):
+    """Why a case is on the stuck list (readmodel/stuck.py decides it). The sweeper records its
+    alerts under the last three as their kind (AlertRow.kind)."""
+
+    OVER_SERVICE_LEVEL = "over_service_level"
+    OVERDUE_DEADLINE = "overdue_deadline"
+    FAILING_ACTIVITY = "failing_activity"
+    FAILING_WORKFLOW_TASK = "failing_workflow_task"
+    WORKFLOW_ENDED = "workflow_ended"
+
+
+REASON_LABELS = {
+    Reason.OVER_SERVICE_LEVEL: "Over service level",
+    Reason.OVERDUE_DEADLINE: "Overdue deadline",
+    Reason.FAILING_ACTIVITY: "Failing activity",
+    Reason.FAILING_WORKFLOW_TASK: "Failing workflow task",
+    Reason.WORKFLOW_ENDED: "Workflow ended",
+}
+
+# The index's copy of readmodel.stuck.problem_deadline(): an index condition must be fixed text
+# (and migration 0005 froze it). tests/test_stuck_page.py holds the two to the same SQL.
 PROBLEM_DEADLINE = "met_at IS NULL AND (escalated_at IS NOT NULL OR failing IS NOT NULL)"
 
 
@@ -21,6 +44,8 @@ class DeadlineRow(SQLModel, table=True):
         # The stuck list asks "still open and escalated" and "still open and failing".
         Index("ix_case_deadlines_open_escalated", "met_at", "escalated_at"),
         Index("ix_case_deadlines_open_failing", "met_at", "failing"),
+        # The due-soon list asks "still open and due between now and then" (readmodel/due_soon.py).
+        Index("ix_case_deadlines_open_due", "met_at", "due_at"),
         # Every case with a problem deadline, which the stuck list's walk tests each case
         # against: small (only open problems), and read without touching the table.
         Index("ix_case_deadlines_problem", "reference",
@@ -67,7 +92,8 @@ class AlertRow(SQLModel, table=True):
     reference: str = Field(primary_key=True, max_length=40)
     alert_id: str = Field(primary_key=True, max_length=200,
                           description="kind:activity type, e.g. activity:project_case")
-    kind: str = Field(max_length=32, description="failing_activity or failing_workflow_task")
+    kind: str = Field(max_length=32, description="A Reason: failing_activity, "
+                                               "failing_workflow_task or workflow_ended")
     police_area: str = Field(default="", max_length=40)
     state: str | None = Field(default=None, max_length=32)
     state_since: datetime | None = None

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, text
+from sqlalchemy import Column, DateTime, Index, Text, false, text
 from sqlmodel import Field, SQLModel
 
 OTHER_POLICE_AREA = "police_area <> cps_area"
@@ -15,7 +15,7 @@ class CaseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_area_state", "police_area", "state"),
         Index("ix_cases_state_since", "state", "state_since"),
-        # The stuck list walks an area's cases longest-in-state first (api/stuck.py), testing
+        # The stuck list walks an area's cases longest-in-state first (readmodel/stuck_page.py), testing
         # each from the index alone: state is in it for the service levels.
         Index("ix_cases_police_area_since", "police_area", "state_since", "reference", "state"),
         # The CPS area's cases from other police areas (the rest are found by police area).
@@ -41,6 +41,12 @@ class CaseRow(SQLModel, table=True):
     overdue: bool = Field(default=False, index=True)
     orders_made: int = 0
     breaches: int = 0
+    # Migration 0010: the risk the managers' lists show, and the orders the case page lists.
+    risk_level: str | None = Field(default=None, max_length=16)
+    repeat_perpetrator: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    orders_in_force: str | None = Field(
+        default=None, sa_column=Column(Text, nullable=True),
+        description="JSON: models.case.OrderInForce for each order not revoked or ended.")
 
 
 class HistoryRow(SQLModel, table=True):

@@ -6,6 +6,7 @@ the projection activity (the workflow's durable backstop), and the rebuild comma
 is the same whoever wrote it, and a second writer of the same version changes nothing.
 """
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,8 +27,12 @@ log = logging.getLogger("readmodel.projection")
 
 def case_row(facts: CaseFacts) -> CaseRow:
     return CaseRow(
-        **facts.model_dump(exclude={"state", "outcome", "charges", "linked_cases", "team"}),
+        **facts.model_dump(exclude={"state", "outcome", "charges", "linked_cases", "team",
+                                    "risk_level", "orders_in_force"}),
         state=facts.state.value, outcome=facts.outcome.value if facts.outcome else None,
+        risk_level=facts.risk_level.value if facts.risk_level else None,
+        orders_in_force=json.dumps([o.model_dump(mode="json") for o in facts.orders_in_force])
+        if facts.orders_in_force else None,
         updated_at=datetime.now(UTC), charges=",".join(o.value for o in facts.charges),
         # The column holds 2,000 characters; the case file keeps every link.
         linked_cases=",".join(facts.linked_cases)[:2000])

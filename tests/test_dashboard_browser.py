@@ -7,6 +7,7 @@ the time-skipping server (overdue deadline), and one whose reminder cannot be de
 its worker's SMTP relay is unreachable (failing activity). Screenshots go to test-artifacts/.
 """
 
+import json
 import shutil
 import socket
 import threading
@@ -319,3 +320,114 @@ async def test_a_long_stuck_list_is_shown_a_page_at_a_time(page, server, engine)
                                              "rows => rows.map(r => r.dataset.reference)")
     assert len(second) == 30 and not set(first) & set(second)
     assert await page.query_selector("#next-page") is None
+
+
+def _seeded_area(engine: Any, prefix: str) -> tuple[str, str]:
+    """A fresh area and its manager's username; the manager may sign in with PASSWORD."""
+    area = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    username = f"manager-{area}"
+    with Session(engine) as session:
+        session.merge(UserRow(username=username, password_hash=hash_password(PASSWORD),
+                              role="manager", area=area))
+        session.commit()
+    return area, username
+
+
+def _case_row(reference: str, area: str, days_in_state: float, **fields: Any) -> CaseRow:
+    since = datetime.now(UTC) - timedelta(days=days_in_state)
+    return CaseRow(**{"reference": reference, "police_area": area, "cps_area": area,
+                      "state": "referral", "stalking": True, "domestic_abuse": False,
+                      "version": 2, "opened_at": since, "state_since": since,
+                      "updated_at": since, **fields})
+
+
+async def test_the_stuck_list_names_the_person_and_shows_risk(page, server, engine):
+    from models.tables import CaseTeamRow
+
+    area, username = _seeded_area(engine, "people")
+    named, nobody = f"PPL-{area[-6:].upper()}-1", f"PPL-{area[-6:].upper()}-2"
+    with Session(engine) as session:  # both referrals over their week: the prosecutor's move
+        session.add(_case_row(named, area, 20, risk_level="high", domestic_abuse=True,
+                              repeat_perpetrator=True, breaches=1))
+        session.add(_case_row(nobody, area, 10))
+        session.add(CaseTeamRow(reference=named, role="prosecutor", user_id="cps-lawyer-7"))
+        session.commit()
+    await sign_in(page, server, username=username)
+    await page.wait_for_selector("#stuck-table")
+    first = page.locator(f"tr[data-reference='{named}']")
+    assert await first.locator("td.person").inner_text() == "cps-lawyer-7"
+    assert await first.locator("[data-risk='high']").count() == 1
+    for flag in ("domestic_abuse", "repeat_perpetrator", "breach"):
+        assert await first.locator(f"[data-flag='{flag}']").count() == 1, flag
+    second = page.locator(f"tr[data-reference='{nobody}']")
+    assert await second.locator("td.person").inner_text() == "unassigned"
+    assert await second.locator("[data-flag]").count() == 0
+    await page.screenshot(path=str(shot("dashboard-stuck-people.png")), full_page=True)
+    async with page.expect_navigation():  # ticking the box applies it at once
+        await page.check("input[name=unassigned]")
+    assert "unassigned=1" in page.url
+    shown = await page.locator("tr[data-reference]").evaluate_all(
+        "rows => rows.map(r => r.dataset.reference)")
+    assert shown == [nobody]
+
+
+async def test_the_due_soon_page_lists_what_falls_due_with_its_person(page, server, engine):
+    from models.monitoring import DeadlineRow
+    from models.tables import CaseTeamRow
+
+    area, username = _seeded_area(engine, "soon")
+    reference = f"SOON-{area[-6:].upper()}"
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(_case_row(reference, area, 1, state="investigation", risk_level="medium"))
+        session.add(CaseTeamRow(reference=reference, role="officer_in_case", user_id="pc-4021"))
+        for deadline_id, due in (("contact_details", now + timedelta(hours=1)),
+                                 ("risk_review:C1", now + timedelta(days=40))):
+            session.add(DeadlineRow(reference=reference, deadline_id=deadline_id, version=2,
+                                    kind=deadline_id.split(":")[0], rule="P6.4",
+                                    description="Agree a SPOC with C1 on 07700 900123",
+                                    owner_role="officer_in_case", due_at=due, remind_at=due,
+                                    opened_at=now))
+        session.commit()
+    await sign_in(page, server, username=username)
+    await page.wait_for_selector("#stuck-count")
+    await page.click("header nav a[href='/dashboard/due-soon']")
+    await page.wait_for_selector("#due-table")
+    rows = page.locator("#due-table tbody tr")
+    assert await rows.count() == 1  # the review falls due long after five working days
+    row = page.locator(f"tr[data-reference='{reference}'][data-deadline='contact_details']")
+    assert await row.locator("td.person").inner_text() == "pc-4021"
+    assert await row.locator("[data-risk='medium']").count() == 1
+    assert "1 deadline due by" in await page.inner_text("#due-count")
+    assert "900123" not in await page.content()
+    await page.screenshot(path=str(shot("dashboard-due-soon.png")), full_page=True)
+
+
+async def test_the_case_page_lists_orders_in_force_and_links_linked_cases(page, server, engine):
+    area, username = _seeded_area(engine, "orders")
+    tag = area[-6:].upper()
+    reference, linked_here, linked_away = f"ORD-{tag}", f"ORD-{tag}-NEAR", f"ORD-{tag}-FAR"
+    orders = [{"order_id": "RO1", "kind": "restraining_order", "protected_person_ids": ["C1"],
+               "made_on": "2026-01-05", "ends_on": None},
+              {"order_id": "RO0", "kind": "restraining_order", "protected_person_ids": ["C1"],
+               "made_on": "2024-01-05", "ends_on": "2025-01-05"}]  # ran out: not in force
+    with Session(engine) as session:
+        session.add(_case_row(reference, area, 1, state="restraining_order",
+                              orders_in_force=json.dumps(orders),
+                              linked_cases=f"{linked_here},{linked_away}"))
+        session.add(_case_row(linked_here, area, 1))
+        session.add(_case_row(linked_away, f"{area}-far", 1))
+        session.commit()
+    await sign_in(page, server, username=username)
+    await page.wait_for_selector("#stuck-count")
+    await page.goto(f"{server}/dashboard/cases/{reference}")
+    assert await page.locator("#orders tr[data-order]").evaluate_all(
+        "rows => rows.map(r => r.dataset.order)") == ["RO1"]
+    near = page.locator(f"#linked-cases li[data-linked='{linked_here}'] a")
+    assert await near.get_attribute("href") == f"/dashboard/cases/{linked_here}"
+    far = page.locator(f"#linked-cases li[data-linked='{linked_away}']")
+    assert await far.locator("a").count() == 0 and await far.inner_text() == linked_away
+    await page.screenshot(path=str(shot("dashboard-case-orders.png")), full_page=True)
+    await near.click()
+    await page.wait_for_selector("#why-stuck")
+    assert page.url.endswith(f"/dashboard/cases/{linked_here}")

@@ -375,3 +375,67 @@ async def test_alerts_table_is_indexed_by_area_for_the_stuck_list(engine):
     assert {"ix_case_deadlines_open_escalated", "ix_case_deadlines_open_failing"} <= deadline_indexes
     with Session(engine) as session:
         assert session.exec(select(AlertRow).limit(1)).all() is not None
+
+
+# --- whose move as a person; the case's risk -----------------------------------------------
+async def test_the_owner_is_the_user_the_case_names_for_the_owners_role(managers, auth, engine):
+    reference = ref()
+    project(engine, opened(reference, days_ago(60)))  # the officer's move; named at opening
+    entry = item(await stuck(managers, auth), reference)
+    assert entry is not None and entry["owner_role"] == "officer_in_case"
+    assert entry["owner_user"] == f.OFFICER.user_id and entry["unassigned"] is False
+
+
+async def test_a_case_whose_owner_role_names_nobody_is_unassigned_and_filtered(managers, auth,
+                                                                               engine):
+    area = f"stk-{uuid.uuid4().hex[:6]}"
+    nobody, named = ref(), ref()
+    project(engine, referred(nobody, days_ago(20), area=area))  # the prosecutor's move
+    case = f.act(referred(named, days_ago(20), area=area), f.actor("manager", area),
+                 "assign_case_team_member", role="prosecutor", user_id="cps-lawyer-7")
+    project(engine, case)
+    listing = await stuck(managers, auth, area)
+    assert item(listing, nobody)["unassigned"] is True  # type: ignore[index]
+    assert item(listing, nobody)["owner_user"] is None  # type: ignore[index]
+    assert item(listing, named)["owner_user"] == "cps-lawyer-7"  # type: ignore[index]
+    only = await stuck(managers, auth, area, unassigned="true")
+    assert [i["reference"] for i in only["items"]] == [nobody] and only["total"] == 1
+
+
+async def test_the_list_shows_risk_domestic_abuse_repeat_perpetrator_and_breach(managers, auth,
+                                                                                engine):
+    reference = ref()
+    case = f.open_at(f.new_case(reference=reference, police_area=AREA, cps_area=AREA,
+                                domestic_abuse=True), days_ago(60))
+    case = f.act(case, f.actor("officer_in_case", AREA), "record_risk_assessment",
+                 at=days_ago(59), complainant_id="C1",
+                 assessment={**f.standard_risk(), "level": "high"})
+    case.repeat_perpetrator = True  # as the linked-suspect search records it (P3.8)
+    case.recorded["report_order_breach"] = 1  # as a reported breach counts
+    project(engine, case)
+    entry = item(await stuck(managers, auth), reference)
+    assert entry is not None
+    assert (entry["risk_level"], entry["domestic_abuse"], entry["repeat_perpetrator"],
+            entry["breach"]) == ("high", True, True, True)
+    plain = ref()
+    project(engine, opened(plain, days_ago(60)))
+    entry = item(await stuck(managers, auth), plain)
+    assert entry is not None
+    assert (entry["risk_level"], entry["domestic_abuse"], entry["repeat_perpetrator"],
+            entry["breach"]) == (None, False, False, False)
+
+
+async def test_no_personal_data_in_the_stuck_list(managers, auth, engine):
+    reference = ref()
+    project(engine, opened(reference, days_ago(60)))
+    text = (await managers.get("/cases/stuck", params={"limit": 500},
+                               headers=auth("manager", area=AREA))).text
+    assert reference in text
+    for secret in ("Complainant One", "Secret Street", "John Example"):
+        assert secret not in text
+
+
+async def test_a_bad_unassigned_flag_is_422_naming_it(managers, auth):
+    bad = await managers.get("/cases/stuck", params={"unassigned": "maybe"},
+                             headers=auth("manager"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "unassigned"]

@@ -1,4 +1,4 @@
-"""GET /cases/stuck builds one page from SQL (api/stuck.py stuck_page): it must give exactly the
+"""GET /cases/stuck builds one page from SQL (readmodel/stuck_page.py): it must give exactly the
 page and total that building every stuck case (stuck_cases) gives, for every sort and filter."""
 
 import uuid
@@ -6,15 +6,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
-from api.stuck import Reason, stuck_cases, stuck_page
 from core.service_levels import service_levels
 from models.enums import CaseState
-from models.monitoring import AlertRow, DeadlineRow
-from models.tables import CaseRow
+from models.monitoring import PROBLEM_DEADLINE, AlertRow, DeadlineRow, Reason
+from models.tables import CaseRow, CaseTeamRow
+from readmodel.stuck import problem_deadline, stuck_cases
+from readmodel.stuck_page import stuck_page
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+RISKS = ["high", "medium", "standard", None]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,15 @@ def area(engine: Any) -> str:
             police_area = f"{area}-police" if i % 13 == 5 else area
             session.add(CaseRow(reference=ref, police_area=police_area, cps_area=area,
                                 state=state.value,
-                                stalking=True, domestic_abuse=False, version=2,
+                                stalking=True, domestic_abuse=i % 4 == 1, version=2,
                                 opened_at=since - timedelta(days=5), state_since=since,
-                                updated_at=since))
+                                updated_at=since, risk_level=RISKS[i % 4],
+                                repeat_perpetrator=i % 5 == 0, breaches=int(i % 6 == 0)))
+            if i % 2 == 0:  # half name an officer, a third a prosecutor: the rest nobody
+                session.add(CaseTeamRow(reference=ref, role="officer_in_case",
+                                        user_id=f"oic-{i}"))
+            if i % 3 == 0:
+                session.add(CaseTeamRow(reference=ref, role="prosecutor", user_id=f"cps-{i}"))
             if i % 3 == 0:  # an overdue, escalated deadline (some cases two)
                 for n in range(1 + i % 2):
                     due = NOW - timedelta(days=i + n + 1, hours=n)
@@ -108,3 +117,60 @@ def test_the_total_is_exact_up_to_its_cap(engine: Any, area: str, cap: int) -> N
     assert page.total == min(len(whole), cap)
     assert page.total_is_exact is (len(whole) <= cap)
     assert _norm(page.items) == _norm(whole[:5])  # the page never depends on the cap
+
+
+@pytest.mark.parametrize("sort", ["age", "due"])
+def test_the_unassigned_page_is_the_page_of_the_whole_list(engine: Any, area: str,
+                                                           sort: str) -> None:
+    levels = service_levels({}, area)
+    with Session(engine) as session:
+        whole = stuck_cases(session, area, levels, NOW, sort=sort,  # type: ignore[arg-type]
+                            unassigned=True)
+        assert whole and all(c.unassigned and c.owner_user is None for c in whole)
+        page = stuck_page(session, area, levels, NOW, sort=sort,  # type: ignore[arg-type]
+                          limit=5, offset=2, unassigned=True)
+    assert page.total == len(whole) and _norm(page.items) == _norm(whole[2:7])
+
+
+def test_each_case_names_its_owners_user_and_shows_its_risk(engine: Any, area: str) -> None:
+    with Session(engine) as session:
+        cases = stuck_cases(session, area, service_levels({}, area), NOW)
+    named = [c for c in cases if c.owner_user is not None]
+    assert named and all((c.owner_user or "").split("-")[0] in ("oic", "cps") for c in named)
+    assert {c.risk_level for c in cases} >= {"high", "medium", "standard", None}
+    assert any(c.domestic_abuse for c in cases) and any(c.repeat_perpetrator for c in cases)
+    assert any(c.breach for c in cases)
+    # The workflow-ended cases are the administrator's move: nobody's on the team to name.
+    ended = [c for c in cases if any(r.reason is Reason.WORKFLOW_ENDED for r in c.reasons)]
+    assert ended and all(not c.unassigned for c in ended)
+
+
+@pytest.mark.parametrize("sort", ["age", "due"])
+def test_a_page_takes_the_same_queries_whatever_its_size(engine: Any, area: str,
+                                                         sort: str) -> None:
+    """The case team (the owner's person) is loaded for the page in one query, never per case."""
+    levels = service_levels({}, area)
+
+    def statements(limit: int) -> int:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            with Session(engine) as session:
+                page = stuck_page(session, area, levels, NOW, sort=sort,  # type: ignore[arg-type]
+                                  limit=limit)
+                assert len(page.items) == limit
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    assert statements(2) == statements(20)
+
+
+def test_the_index_of_problem_deadlines_holds_the_rules_condition(engine: Any) -> None:
+    """The partial index repeats problem_deadline() as fixed text: the two must not drift."""
+    compiled = str(problem_deadline().compile(engine, compile_kwargs={"literal_binds": True}))
+    assert compiled.replace("case_deadlines.", "") == PROBLEM_DEADLINE

@@ -5,6 +5,7 @@ details: references, states, deadlines and history summaries (with any address o
 that slipped into one withheld).
 """
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -21,16 +22,17 @@ from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
 from api.routes.reports import as_csv, build_report, period_of
-from api.stuck import REASON_LABELS, Reason, Sort, stuck_cases, stuck_page
 from core.db import aware
 from core.reports import REPORTS, time_in_state
 from core.settings import Settings
-from models.case import Actor
-from models.enums import CaseState, Role
-from models.monitoring import DeadlineRow
+from models.case import Actor, OrderInForce
+from models.enums import CaseState, RiskLevel, Role
+from models.monitoring import REASON_LABELS, DeadlineRow, Reason
 from models.tables import CaseRow, HistoryRow
 from readmodel.monitoring import scrub_failure
-from workflows.calendar import LONDON
+from readmodel.stuck import Sort, stuck_cases
+from readmodel.stuck_page import stuck_page
+from workflows.calendar import LONDON, london_today
 
 HERE = Path(__file__).parent
 E = TypeVar("E", bound=StrEnum)
@@ -56,15 +58,15 @@ def _when(value: datetime | None) -> str:
 templates.env.filters["when"] = _when
 
 
-def _page(request: Request, name: str, actor: Actor | None, status: int = 200,
-          **context: Any) -> HTMLResponse:
+def render_page(request: Request, name: str, actor: Actor | None, status: int = 200,
+                **context: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, {"actor": actor, **context},
                                           status_code=status)
     response.headers.update(SECURITY_HEADERS)
     return response
 
 
-def _to_login() -> RedirectResponse:
+def to_login() -> RedirectResponse:
     return RedirectResponse("/dashboard/login", status_code=303)
 
 
@@ -77,7 +79,7 @@ def static(name: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", None)
+    return render_page(request, "login.html", None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -88,13 +90,13 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
         token = sign_in(request, session, settings, username, password)
     except HTTPException as err:  # too many attempts: the login page says so
         detail: Any = err.detail
-        page = _page(request, "login.html", None, status=err.status_code,
-                     error=detail["message"], username=username)
+        page = render_page(request, "login.html", None, status=err.status_code,
+                           error=detail["message"], username=username)
         page.headers.update(err.headers or {})
         return page
     if token is None:
-        return _page(request, "login.html", None, status=401,
-                     error="Wrong username or password.", username=username)
+        return render_page(request, "login.html", None, status=401,
+                           error="Wrong username or password.", username=username)
     response = RedirectResponse("/dashboard", status_code=303)
     set_cookie(response, settings, token)
     return response
@@ -102,7 +104,7 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
 
 @router.post("/logout")
 def logout() -> Response:
-    response = _to_login()
+    response = to_login()
     clear_cookie(response)
     return response
 
@@ -113,33 +115,46 @@ def stuck_list(
     reason: Annotated[str, Query(max_length=40)] = "",
     state: Annotated[str, Query(max_length=40)] = "",
     owner: Annotated[str, Query(max_length=40)] = "",
+    unassigned: Annotated[str, Query(max_length=5)] = "",
     sort: Annotated[Sort, Query()] = "age",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """The stuck cases of the user's area, filtered and sorted, a page at a time. An empty
-    filter (the form's "any") means no filter."""
+    filter (the form's "any") means no filter; `unassigned=1` (the form's checkbox) only the
+    cases whose owner's role names nobody."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     why, where, whose = (_choice(Reason, "reason", reason), _choice(CaseState, "state", state),
                          _choice(Role, "owner", owner))
-    chosen = {"reason": why, "state": where, "owner": whose, "sort": sort}
+    nobodys = _flag("unassigned", unassigned)
+    chosen = {"reason": why, "state": where, "owner": whose, "unassigned": nobodys, "sort": sort}
     found = stuck_page(session, actor.area, settings.service_levels(actor.area),
                        datetime.now(UTC), reason=why, state=where, owner=whose, sort=sort,
-                       limit=DASHBOARD_PAGE, offset=(page - 1) * DASHBOARD_PAGE)
+                       limit=DASHBOARD_PAGE, offset=(page - 1) * DASHBOARD_PAGE,
+                       unassigned=nobodys)
     filters = {k: v for k, v in (("reason", reason), ("state", state), ("owner", owner),
-                                 ("sort", sort)) if v}
+                                 ("unassigned", "1" if nobodys else ""), ("sort", sort)) if v}
     last = page if not found.total_is_exact else max(1, -(-found.total // DASHBOARD_PAGE))
-    return _page(request, "stuck.html", actor, cases=found.items, total=found.total,
-                 total_is_exact=found.total_is_exact, page=page,
-                 first_shown=(page - 1) * DASHBOARD_PAGE + 1,
-                 previous_page=urlencode({**filters, "page": page - 1}) if page > 1 else None,
-                 next_page=urlencode({**filters, "page": page + 1})
-                 if len(found.items) == DASHBOARD_PAGE and (page < last or
-                                                           not found.total_is_exact) else None,
-                 labels=REASON_LABELS,
-                 reasons=list(Reason), states=list(CaseState),
-                 owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)], chosen=chosen)
+    more = len(found.items) == DASHBOARD_PAGE and (page < last or not found.total_is_exact)
+    return render_page(request, "stuck.html", actor, cases=found.items, total=found.total,
+                       total_is_exact=found.total_is_exact, page=page,
+                       first_shown=(page - 1) * DASHBOARD_PAGE + 1,
+                       previous_page=urlencode({**filters, "page": page - 1}) if page > 1 else None,
+                       next_page=urlencode({**filters, "page": page + 1}) if more else None,
+                       labels=REASON_LABELS, reasons=list(Reason), states=list(CaseState),
+                       owners=[r for r in Role if r not in (Role.SYSTEM, Role.ADMIN)],
+                       chosen=chosen)
+
+
+def _flag(name: str, value: str) -> bool:
+    """A checkbox: absent or empty is off, 1 (what the form sends) or true is on."""
+    if value.lower() in ("", "0", "false"):
+        return False
+    if value.lower() in ("1", "true", "on"):
+        return True
+    raise HTTPException(422, detail={"rule": "INPUT", "message": (
+        f"{name} must be 1 or 0 (or true or false).")})
 
 
 def _choice(kind: type[E], name: str, value: str) -> E | None:
@@ -185,7 +200,7 @@ def case_page(request: Request, reference: str, session: SessionDep,
     """One case: why it is stuck, where it stands, its open deadlines and its timeline."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     now = datetime.now(UTC)
     row = _case_row(session, reference, actor)
     history = list(session.exec(select(HistoryRow).where(
@@ -199,10 +214,34 @@ def case_page(request: Request, reference: str, session: SessionDep,
     chart = bar_chart_svg("Days in each state (tick: service level)", [
         (s.value, spent.get(s.value), _days(levels.get(s)))
         for s in CaseState if s is not CaseState.CLOSED and (s.value in spent)])
-    return _page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
-                 reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
-                 diagram=lifecycle_svg(row.state), chart=chart, now=now,
-                 temporal_url=_temporal_url(settings, reference))
+    return render_page(request, "case.html", actor, case=row, history=history, deadlines=deadlines,
+                       reasons=stuck[0].reasons if stuck else [], labels=REASON_LABELS,
+                       diagram=lifecycle_svg(row.state), chart=chart, now=now,
+                       temporal_url=_temporal_url(settings, reference),
+                       orders=_orders_in_force(row, london_today(now)), risk=SimpleNamespace(
+                           risk_level=RiskLevel(row.risk_level) if row.risk_level else None,
+                           domestic_abuse=row.domestic_abuse, breach=row.breaches > 0,
+                           repeat_perpetrator=row.repeat_perpetrator),
+                       linked=_linked_cases(session, row, actor))
+
+
+def _orders_in_force(row: CaseRow, today: date) -> list[OrderInForce]:
+    """The case's orders in force today (the row keeps those not revoked or ended, with their
+    end dates)."""
+    orders = [OrderInForce.model_validate(o) for o in json.loads(row.orders_in_force or "[]")]
+    return [o for o in orders if o.in_force_on(today)]
+
+
+def _linked_cases(session: Session, row: CaseRow, actor: Actor) -> list[tuple[str, bool]]:
+    """Each linked case's reference, and whether the user may open it (a case of their area):
+    another area's case is named, never linked, as its own page would answer 404."""
+    references = [r for r in row.linked_cases.split(",") if r]
+    if not references:
+        return []
+    openable = set(session.exec(select(CaseRow.reference).where(
+        col(CaseRow.reference).in_(references),
+        or_(col(CaseRow.police_area) == actor.area, col(CaseRow.cps_area) == actor.area))))
+    return [(r, r in openable) for r in references]
 
 
 def _days(level: timedelta | None) -> float | None:
@@ -222,20 +261,20 @@ def reports_page(request: Request, session: SessionDep,
     that cannot be reported on is said on the page, beside the form to correct it."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     try:
         period = period_of(_day(since, "From"), _day(until, "To"), None)
     except HTTPException as err:
         message = err.detail["message"] if isinstance(err.detail, dict) else str(err.detail)
-        return _page(request, "reports.html", actor, status=422, error=message, tables={},
-                     period=SimpleNamespace(since=since, until=until), chart="")
+        return render_page(request, "reports.html", actor, status=422, error=message, tables={},
+                           period=SimpleNamespace(since=since, until=until), chart="")
     tables = {name: (spec.title, spec.build(session, actor.area, period))
               for name, spec in REPORTS.items()}
     stays = time_in_state(session, actor.area, period)
     chart = bar_chart_svg("Median days in each state (tick: 90th percentile)", [
         (r["state"], r["median_days"], r["p90_days"]) for r in stays if r["stays"]],
         marker_label="90th percentile")
-    return _page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
+    return render_page(request, "reports.html", actor, tables=tables, period=period, chart=chart)
 
 
 def _day(value: str, label: str) -> date | None:
@@ -254,5 +293,5 @@ def report_csv(request: Request, name: str, session: SessionDep,
     """One report as CSV, for the signed-in user's area."""
     actor = cookie_user(request)
     if actor is None:
-        return _to_login()
+        return to_login()
     return as_csv(build_report(session, actor.area, name, period_of(since, until, None)))

@@ -1,4 +1,5 @@
-"""GET /cases/stuck: the stuck cases of your area, with every reason, age and owner."""
+"""GET /cases/stuck: the stuck cases of your area, with every reason, age, owner and risk; the
+rule and its queries are the read model's (readmodel/stuck.py, readmodel/stuck_page.py)."""
 
 import asyncio
 import logging
@@ -13,9 +14,11 @@ from temporalio.service import RPCError
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.responses import AUTHENTICATED, MALFORMED, responses
-from api.stuck import Reason, Sort, StuckCase, stuck_page
 from core.ended_cases import record_ended
 from models.enums import CaseState, Role
+from models.monitoring import Reason
+from readmodel.stuck import Sort, StuckCase
+from readmodel.stuck_page import stuck_page
 
 router = APIRouter(prefix="/cases", tags=["managers"],
                    responses=responses(AUTHENTICATED, MALFORMED))
@@ -54,6 +57,8 @@ def list_stuck(
     reason: Reason | None = None,
     state: CaseState | None = None,
     owner: Annotated[Role | None, Query(description="Whose move it is.")] = None,
+    unassigned: Annotated[bool, Query(description=(
+        "Only the cases whose owner's role names nobody on the case team."))] = False,
     sort: Annotated[Sort, Query(description="age: longest in its state first; "
                                             "due: most overdue deadline first.")] = "age",
     # The same first page as GET /cases: 50, up to 500 a page.
@@ -68,6 +73,6 @@ def list_stuck(
     # One page built from SQL (bench: the whole list took 1.2 s at 100,000 cases).
     page = stuck_page(session, actor.area, settings.service_levels(actor.area), now,
                       reason=reason, state=state, owner=owner, sort=sort, limit=limit,
-                      offset=offset)
+                      offset=offset, unassigned=unassigned)
     return StuckList(as_of=now, total=page.total, total_is_exact=page.total_is_exact,
                      limit=limit, offset=offset, items=page.items)

@@ -2,7 +2,7 @@
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("filters");
   if (!form) return;
-  form.querySelectorAll("select").forEach((select) => {
+  form.querySelectorAll("select, input[type=checkbox]").forEach((select) => {
     select.addEventListener("change", () => form.requestSubmit());
   });
 });
