@@ -5,10 +5,6 @@ users created with `cases-admin create-user`. With CASES_OIDC_ISSUER set, tokens
 provider are verified instead, with keys from its JWKS, its issuer and audience.
 """
 
-import hashlib
-import hmac
-import os
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
@@ -21,33 +17,6 @@ from models.case import Actor
 from models.enums import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        _, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
-
-
-def issue_token(settings: Settings, actor: Actor, minutes: int | None = None) -> str:
-    now = datetime.now(UTC)
-    claims = {
-        "sub": actor.user_id, "role": actor.role.value, "area": actor.area,
-        "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-        "iat": now, "nbf": now, "exp": now + timedelta(minutes=minutes or settings.token_minutes),
-    }
-    return jwt.encode(claims, settings.jwt_signing_key, algorithm="HS256")
 
 
 class TokenVerifier:

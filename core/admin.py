@@ -10,9 +10,9 @@ import sys
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.auth import hash_password
 from core.audit import AuditTrail, ChainCheck, adopt_unkeyed, verify_chain, write_checkpoint
 from core.db import create_schema, make_engine
+from core.security import hash_password
 from core.settings import get_settings
 from core.temporal import connect
 from models.case import Actor

@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.auth import hash_password
 from api.main import create_app
 from core import admin
+from core.security import hash_password
 from core.settings import Settings, get_settings
 from models.tables import UserRow
 from tests.api_steps import Handler, new_case_body, new_reference
