@@ -17,7 +17,7 @@ from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
-from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
+from api.routes import cases, codec, deadlines, lifecycle, people, reports, stuck, system
 from api.text import refuse_control_characters
 from core import telemetry
 from core.audit import AuditTrail
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(deadlines.router)
     app.include_router(codec.router)
     app.include_router(reports.router)
+    app.include_router(people.router)
     app.include_router(dashboard.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
