@@ -12,12 +12,15 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from activities.notify import NotificationActivities, OutboxOnly
 from core import admin
 from core.profiles import ContactClaims, deputy_problem, get_profile, save_profile, set_absence
 from core.settings import get_settings
 from core.staff_routing import ROLE_MAILBOX, StaffRoute, deputy_note, route_staff
 from models.enums import Role
+from models.notifications import Notification
 from models.profiles import Absence, ProfileFields, StaffProfile
+from tests.api_steps import Handler, new_reference
 
 MONDAY = date(2026, 12, 7)
 AREA = "profiles-a"
@@ -328,3 +331,20 @@ def test_save_profile_keeps_the_absence(engine: Engine) -> None:
         set_absence(session, user, Absence(absent_from=MONDAY, absent_to=MONDAY, deputy=deputy))
         profile, created = save_profile(session, user, fields.model_copy(update={"email": "a@b.uk"}))
     assert not created and profile.absence is not None and profile.email == "a@b.uk"
+
+
+async def test_the_case_outbox_shows_whom_each_staff_message_went_to(
+        api: httpx.AsyncClient, auth: Auth, engine: Engine) -> None:
+    handler = Handler(api, auth, new_reference("PROF"), area=AREA)
+    assert (await handler.open()).status_code == 201
+    officer = new_user()
+    await put_profile(api, auth, officer)
+    message = Notification(idempotency_key=f"K-{uuid.uuid4().hex}", reference=handler.reference,
+                           area=AREA, audience=Role.OFFICER_IN_CASE, recipient_user=officer,
+                           subject="Due soon", body="Agree a SPOC")
+    NotificationActivities(engine, OutboxOnly(), "force.example").send(message)
+    sent = await api.get(f"/cases/{handler.reference}/notifications",
+                         headers=auth("manager", AREA))
+    [row] = [r for r in sent.json() if r["subject"] == "Due soon"]
+    assert (row["recipient"], row["recipient_user"], row["routed_as"]) == \
+        ("pc.example@force.example", officer, "owner")
