@@ -291,8 +291,8 @@ async def test_an_absence_is_set_by_the_user_or_a_manager_or_admin_and_cleared(
     assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "ACCESS"
     hidden = await api.put(url, json=week, headers=auth("manager", OTHER_AREA))
     assert hidden.status_code == 404
-    for who in (auth("officer_in_case", AREA, user), auth("manager", AREA), auth("admin", AREA)):
-        response = await api.put(url, json=week, headers=who)
+    for headers in (auth("officer_in_case", AREA, user), auth("manager", AREA), auth("admin", AREA)):
+        response = await api.put(url, json=week, headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["absence"] == week
     assert (await api.get("/me", headers=auth("officer_in_case", AREA, user))).json()[
