@@ -348,3 +348,12 @@ async def test_the_case_outbox_shows_whom_each_staff_message_went_to(
     [row] = [r for r in sent.json() if r["subject"] == "Due soon"]
     assert (row["recipient"], row["recipient_user"], row["routed_as"]) == \
         ("pc.example@force.example", officer, "owner")
+
+
+async def test_a_user_id_with_a_control_character_is_refused_not_stored(
+        api: httpx.AsyncClient, auth: Auth) -> None:
+    response = await api.put("/people/nul%00user", json=profile_body(), headers=auth("admin", AREA))
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["path", "user_id"]]
+    unknown = await api.get("/people/nul%00user", headers=auth("admin", AREA))
+    assert unknown.status_code == 404

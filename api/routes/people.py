@@ -13,7 +13,16 @@ from api.auth import CurrentUser
 from api.deps import SessionDep
 from api.errors import refusal_http
 from api.responses import AUTHENTICATED, FORBIDDEN, MALFORMED, WITH_BODY, responses
-from core.profiles import ProfileRefused, clear_absence, get_profile, list_profiles, save_profile, set_absence
+from api.text import CONTROL_CHARACTERS
+from api.text import MESSAGE as CONTROL_CHARACTER_MESSAGE
+from core.profiles import (
+    ProfileRefused,
+    clear_absence,
+    get_profile,
+    list_profiles,
+    save_profile,
+    set_absence,
+)
 from models.case import Actor
 from models.enums import Role
 from models.profiles import USER_ID_MAX, Absence, ProfileFields, StaffProfile
@@ -87,6 +96,10 @@ def put_person(user_id: UserId, fields: ProfileFields, actor: CurrentUser,
     """Create or update a profile of your area (admins); an absence stays as it was."""
     if actor.role is not Role.ADMIN:
         raise _forbidden("Profiles are set by an administrator of the area.")
+    if CONTROL_CHARACTERS.search(user_id):
+        # No user id holds one (PostgreSQL cannot even store a NUL): refused as a body's is.
+        raise HTTPException(422, detail=[{"loc": ["path", "user_id"], "type": "control_character",
+                                           "msg": CONTROL_CHARACTER_MESSAGE}])
     existing = get_profile(session, user_id)
     if existing is not None and existing.area != actor.area:
         raise _unknown(user_id)
