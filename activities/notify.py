@@ -1,9 +1,14 @@
 """Notifications behind one interface, with adapters: the outbox table (embedded default),
 SMTP, and GOV.UK Notify. Each message is recorded in the outbox under its idempotency key
-first, so a retried activity never sends twice.
+first, so a retried activity never sends twice, and with whom it was routed to.
+
+A staff message that names its recipient (`recipient_user`, the case team's member for the
+role) goes to that person's profile e-mail, or their deputy's while they are away, as
+core.staff_routing decides; otherwise to the role's mailbox of the area.
 """
 
 import smtplib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Protocol
@@ -13,8 +18,11 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.profiles import get_profile
+from core.staff_routing import ROLE_MAILBOX, StaffRoute, deputy_note, route_staff
 from models.notifications import Notification
 from models.tables import OutboxRow
+from workflows.calendar import london_today
 
 
 class Notifier(Protocol):
@@ -82,30 +90,70 @@ def route(notification: Notification, staff_domain: str) -> tuple[str, str]:
                            type="NoContactMeans", non_retryable=True)
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where one message goes, and as whom (for the outbox row)."""
+
+    channel: str
+    recipient: str
+    body: str
+    route: StaffRoute | None = None  # None: a message to a complainant
+
+
+def destination(session: Session, notification: Notification, staff_domain: str,
+                sent_at: datetime) -> Destination:
+    """The message's channel, address and body: a complainant's by their means (route); a
+    staff message by the named person's profile, on the London date it is sent."""
+    channel, recipient = route(notification, staff_domain)
+    if notification.audience is None:
+        return Destination(channel, recipient, notification.body)
+    owner = get_profile(session, notification.recipient_user) \
+        if notification.recipient_user else None
+    deputy = get_profile(session, owner.absence.deputy) if owner and owner.absence else None
+    chosen = route_staff(owner, deputy, london_today(sent_at))
+    if chosen.email is None:
+        return Destination(channel, recipient, notification.body, ROLE_MAILBOX)
+    body = notification.body
+    if chosen.routed_as == "deputy" and owner is not None:
+        body = f"{deputy_note(owner)}\n\n{body}"
+    return Destination("email", chosen.email, body, chosen)
+
+
+def sending_time() -> datetime:
+    """When the message is sent: the time its attempt was scheduled, on the Temporal server's
+    clock (the workflow's "now", on a time-skipping test server too); outside an activity,
+    the wall clock."""
+    if activity.in_activity():
+        return activity.info().current_attempt_scheduled_time
+    return datetime.now(UTC)
+
+
 class NotificationActivities:
     def __init__(self, engine: Engine, notifier: Notifier, staff_domain: str) -> None:
         self._engine, self._notifier, self._staff_domain = engine, notifier, staff_domain
 
     @activity.defn(name="send_notification")
     def send(self, notification: Notification) -> str:
-        """Deliver once: an outbox row marked sent means a retry does nothing."""
-        channel, recipient = route(notification, self._staff_domain)
+        """Deliver once: an outbox row marked sent means a retry does nothing. A retry after a
+        failed delivery sends where the first attempt was routed, so the row stays true."""
         with Session(self._engine) as session:
             row = session.exec(select(OutboxRow).where(
                 OutboxRow.idempotency_key == notification.idempotency_key)).first()
             if row is not None and row.status == "sent":
                 return "already sent"
             if row is None:
+                to = destination(session, notification, self._staff_domain, sending_time())
                 row = OutboxRow(
                     idempotency_key=notification.idempotency_key, created_at=datetime.now(UTC),
                     reference=notification.reference, area=notification.area,
                     audience=notification.audience.value if notification.audience else "complainant",
-                    channel=channel, recipient=recipient, subject=notification.subject,
-                    body=notification.body, deadline_id=notification.deadline_id,
-                    status="sending")
+                    channel=to.channel, recipient=to.recipient, subject=notification.subject,
+                    body=to.body, deadline_id=notification.deadline_id, status="sending",
+                    recipient_user=to.route.user_id if to.route else None,
+                    routed_as=to.route.routed_as if to.route else None)
                 session.add(row)
                 session.commit()
-            self._notifier.deliver(channel, recipient, notification.subject, notification.body,
+            self._notifier.deliver(row.channel, row.recipient, row.subject, row.body,
                                    notification.idempotency_key)
             row.status = "sent"
             session.add(row)

@@ -2,13 +2,10 @@
 
 Local tokens are HS256, signed with CASES_JWT_SIGNING_KEY and issued by POST /auth/token for
 users created with `cases-admin create-user`. With CASES_OIDC_ISSUER set, tokens from that
-provider are verified instead, with keys from its JWKS, its issuer and audience.
+provider are verified instead, with keys from its JWKS, its issuer and audience, and the
+user's profile follows the token's `name`, `email` and `phone_number` (core.profiles.ProfileSync).
 """
 
-import hashlib
-import hmac
-import os
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
@@ -17,38 +14,12 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import ValidationError
 
 from api.busy import retry_after, unavailable_detail
+from core.profiles import ContactClaims, ProfileSync
 from core.settings import Settings
 from models.case import Actor
 from models.enums import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def hash_password(password: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        _, salt_hex, digest_hex = stored.split("$")
-    except ValueError:
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
-    return hmac.compare_digest(digest.hex(), digest_hex)
-
-
-def issue_token(settings: Settings, actor: Actor, minutes: int | None = None) -> str:
-    now = datetime.now(UTC)
-    claims = {
-        "sub": actor.user_id, "role": actor.role.value, "area": actor.area,
-        "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-        "iat": now, "nbf": now, "exp": now + timedelta(minutes=minutes or settings.token_minutes),
-    }
-    return jwt.encode(claims, settings.jwt_signing_key, algorithm="HS256")
 
 
 class TokenVerifier:
@@ -57,8 +28,14 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url) if settings.oidc_jwks_url else None
+        self.profiles = ProfileSync()
 
     def actor(self, token: str) -> Actor:
+        return self.identify(token)[0]
+
+    def identify(self, token: str) -> tuple[Actor, ContactClaims | None]:
+        """The token's user and, from an OIDC provider, the contact details it states
+        (a local token states none: a local user's profile is set by an administrator)."""
         s = self._settings
         options: Any = {"require": ["exp", "iat", "sub", "iss", "aud"]}
         if self._jwks is not None:
@@ -78,7 +55,7 @@ class TokenVerifier:
             raise ClaimRefused("The token's role is not allowed: no user holds the service's own role.")
         if not s.serves_area(actor.area):  # well signed, but for an area this service does not run
             raise ClaimRefused("The token's area claim is not an area this service serves.")
-        return actor
+        return actor, ContactClaims.from_claims(claims) if self._jwks is not None else None
 
 
 class ClaimRefused(jwt.InvalidTokenError):
@@ -125,7 +102,7 @@ def current_user(request: Request,
         raise _unauthorised("A bearer token is required.")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        actor = verifier.actor(token)
+        actor, contact = verifier.identify(token)
     except jwt.PyJWKClientConnectionError as err:
         # The provider's keys cannot be fetched: not the caller's fault, and worth a retry.
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, headers=retry_after(),
@@ -133,6 +110,8 @@ def current_user(request: Request,
                                                       "cannot be fetched; try again.")) from err
     except jwt.PyJWTError as err:
         raise _unauthorised(_why_refused(err)) from err
+    if contact is not None:
+        verifier.profiles.sync(request.app.state.engine, actor, contact)
     request.state.actor = actor
     return actor
 

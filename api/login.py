@@ -30,8 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from api import audit
-from api.auth import hash_password, verify_password
 from core.db import aware
+from core.security import hash_password, verify_password
 from core.settings import Settings
 from models.case import Actor
 from models.enums import Role

@@ -24,6 +24,7 @@ from api.routes import (
     deadlines,
     due_soon,
     lifecycle,
+    people,
     reports,
     stuck,
     system,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(work.router)
     app.include_router(codec.router)
     app.include_router(reports.router)
+    app.include_router(people.router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_due_soon.router)
     app.include_router(metrics_router)

@@ -11,10 +11,10 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
-from api.auth import issue_token
 from api.examples import ACTION_EXAMPLES
 from bench.floor import Bump, FloorWorkflow
 from bench.rawhttp import RawHttp
+from core.security import issue_token
 from core.settings import Settings
 from models.case import Actor
 from models.enums import Role

@@ -1,6 +1,6 @@
 """The read model: SQLModel tables projected from the workflows. Indexed for lists."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, DateTime, Index, Text, false, text
 from sqlmodel import Field, SQLModel
@@ -101,6 +101,26 @@ class UserRow(SQLModel, table=True):
     active: bool = True
 
 
+class StaffProfileRow(SQLModel, table=True):
+    """A member of staff: contact details, and an absence with the deputy who stands in
+    (models.profiles). Every local user has one; an OIDC user's is written from their token's
+    claims. Holds contact details: the API shows it only to staff of the same area."""
+
+    __tablename__ = "staff_profiles"
+
+    user_id: str = Field(primary_key=True, max_length=100)
+    display_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+    role: str = Field(max_length=32)
+    area: str = Field(max_length=40, index=True)
+    active: bool = True
+    absent_from: date | None = None
+    absent_to: date | None = None
+    deputy_user_id: str | None = Field(default=None, max_length=100)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 class LoginThrottleRow(SQLModel, table=True):
     """Sign-in attempts in the current window of one account or one client address
     (api/login.py). Shared by every API process. The key is a SHA-256 of the account name or
@@ -131,6 +151,12 @@ class OutboxRow(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     deadline_id: str | None = Field(default=None, max_length=200)
     status: str = Field(default="sent", max_length=20)
+    # Whom a staff message went to (activities/notify.py): the person the case names
+    # ("owner"), their deputy while they are away ("deputy"), or the role's mailbox
+    # ("role_mailbox", recipient_user None). None on messages to complainants, and on rows
+    # written before migration 0009.
+    recipient_user: str | None = Field(default=None, max_length=100)
+    routed_as: str | None = Field(default=None, max_length=20)
 
 
 class SuspectRow(SQLModel, table=True):

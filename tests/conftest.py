@@ -21,9 +21,9 @@ from sqlmodel import SQLModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.auth import issue_token
 from api.main import create_app
 from core.db import create_schema, make_engine
+from core.security import issue_token
 from core.settings import Settings
 from core.temporal import data_converter
 from models.case import Actor

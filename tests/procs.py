@@ -27,8 +27,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from api.auth import issue_token
 from core.db import create_schema, make_engine
+from core.security import issue_token
 from core.settings import Settings
 from core.temporal import data_converter
 from models.case import Actor

@@ -17,6 +17,11 @@ that is neither ACCESS nor STATE), every other role gets 403 ACCESS, the same li
 another area get the 404 of an unknown case, and no refusal changes the case. The cases are
 built once, through the API.
 
+Staff profiles (/me, /people) hold colleagues' contact details: every role of the area reads
+one, only managers and admins list them, another area gets the 404 of an unknown person and
+none of the details; an admin of the area alone sets a profile, and an absence is set by the
+user, or a manager or admin of the area.
+
 The codec endpoint is given the secret case's whole workflow history, as the Temporal UI sends
 it, by every role of both areas: only admin and manager may decode; another area's decoder gets
 nothing of the case (not even its reference), and the case's own area sees what the API shows
@@ -27,6 +32,7 @@ import asyncio
 import base64
 import json
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +45,7 @@ from api.examples import ACTION_EXAMPLES
 from api.main import create_app
 from api.redaction import SEES_CONTACT_DETAILS, WITHHELD
 from api.routes.codec import DECODERS
+from api.routes.people import LISTS_PEOPLE, SETS_ABSENCES
 from core.settings import Settings
 from models.enums import POLICE_ROLES, CaseState, Role
 from tests.api_steps import Handler, new_case_body, new_reference
@@ -66,7 +73,17 @@ WRITES = {
     ("POST", "/people/{user_id}/reassign"): "test_only_a_manager_hands_cases_over",
     ("POST", "/codec/decode"): "test_codec_encode_is_for_everyone_decode_for_admin_and_manager, "
                                "test_codec_decode_shows_no_more_than_the_api_by_role_and_area",
+    ("PUT", "/people/{user_id}"): "test_only_an_admin_of_the_area_sets_a_profile",
+    ("PUT", "/people/{user_id}/absence"): "test_an_absence_is_set_by_the_user_or_a_manager_or_"
+                                          "admin_of_the_area",
+    ("DELETE", "/people/{user_id}/absence"): "test_an_absence_is_set_by_the_user_or_a_manager_"
+                                             "or_admin_of_the_area",
 }
+# Reads open to some roles only: the others get 403 ACCESS.
+READ_BY = {("GET", "/people"): LISTS_PEOPLE}
+# Whose profile a path names: the own area's officer, whose token the tests carry.
+STAFF_USER = f"{Role.OFFICER_IN_CASE.value}-{OWN}"
+STAFF_SECRETS = {"email": "wilhelmina.staff@force.example", "phone": "01632 960777"}
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -91,6 +108,8 @@ def fill(path: str, reference: str) -> tuple[str, bool]:
         nonlocal known
         if match[1] == "reference":
             return reference
+        if match[1] == "user_id":
+            return STAFF_USER
         known = False
         return "x"
 
@@ -172,6 +191,21 @@ async def secret_case(api: httpx.AsyncClient, auth: Auth) -> str:
     return reference
 
 
+def profile_of(role: Role, **fields: Any) -> dict[str, Any]:
+    return {"display_name": f"Staff {role.value}", "role": role.value, "area": OWN} | fields
+
+
+@pytest.fixture(scope="module")
+async def staff(api: httpx.AsyncClient, auth: Auth) -> None:
+    """A profile for each role's user of the own area (the users the tokens name), the
+    officer's with contact details."""
+    for role in ROLES:
+        fields = STAFF_SECRETS if role is Role.OFFICER_IN_CASE else {}
+        response = await api.put(f"/people/{role.value}-{OWN}",
+                                 json=profile_of(role, **fields), headers=auth("admin", OWN))
+        assert response.status_code in (200, 201), response.text
+
+
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
@@ -222,7 +256,7 @@ async def test_public_operations_answer_without_a_token(
 @pytest.mark.parametrize("op", READS, ids=op_id)
 async def test_reads_show_only_your_area_and_contact_details_only_to_those_who_need_them(
         op: tuple[str, str], role: Role, api: httpx.AsyncClient, auth: Auth,
-        secret_case: str) -> None:
+        secret_case: str, staff: None) -> None:
     _, path = op
     url, known = fill(path, secret_case)
     own = await api.get(url, headers=auth(role, OWN))
@@ -230,14 +264,17 @@ async def test_reads_show_only_your_area_and_contact_details_only_to_those_who_n
     for response in (own, other):
         assert response.status_code < 500, (url, response.text)
         assert response.status_code != 401
-    if known:
+    if op in READ_BY and role not in READ_BY[op]:
+        assert own.status_code == 403 and own.json()["detail"]["rule"] == "ACCESS", own.text
+    elif known:
         assert own.status_code == 200, (url, role, own.text)
-    if "{reference}" in path:
-        # Another area's case answers as if it did not exist.
+    if "{reference}" in path or "{user_id}" in path:
+        # Another area's case, or person, answers as if it did not exist.
         assert other.status_code == 404, (url, role, other.text)
         assert other.json()["detail"]["rule"] == "NOT_FOUND"
     assert secret_case not in other.text.replace(f"No case {secret_case}.", "")
     assert not leaked(other.text)
+    assert not [v for v in STAFF_SECRETS.values() if v in other.text], (url, role, other.text)
     if role not in SEES_CONTACT_DETAILS:
         assert not leaked(own.text), (url, role, leaked(own.text))
 
@@ -339,6 +376,50 @@ async def test_only_police_open_cases_and_only_in_their_own_area(
     again = await api.post("/cases", json=new_case_body(taken, area=OTHER), headers=auth(role, OTHER))
     assert again.status_code in (403, 404), again.text
     assert "complainants" not in again.text and not leaked(again.text)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_only_an_admin_of_the_area_sets_a_profile(
+        role: Role, api: httpx.AsyncClient, auth: Auth, staff: None) -> None:
+    user = f"mx-person-{role.value}"
+    own = await api.put(f"/people/{user}", json=profile_of(Role.WITNESS_CARE),
+                        headers=auth(role, OWN))
+    if role is Role.ADMIN:
+        assert own.status_code in (200, 201), own.text
+    else:
+        assert own.status_code == 403 and own.json()["detail"]["rule"] == "ACCESS", own.text
+    # Another area's admin, or anyone of it: the own area's person is unknown to them.
+    taken = await api.put(f"/people/{STAFF_USER}",
+                          json=profile_of(Role.OFFICER_IN_CASE, area=OTHER),
+                          headers=auth(role, OTHER))
+    assert taken.status_code in (403, 404), taken.text
+    assert not [v for v in STAFF_SECRETS.values() if v in taken.text]
+    read = await api.get(f"/people/{STAFF_USER}", headers=auth("manager", OWN))
+    assert read.json()["area"] == OWN and read.json()["email"] == STAFF_SECRETS["email"]
+
+
+@pytest.mark.parametrize("area", AREAS)
+@pytest.mark.parametrize("role", ROLES, ids=str)
+async def test_an_absence_is_set_by_the_user_or_a_manager_or_admin_of_the_area(
+        role: Role, area: str, api: httpx.AsyncClient, auth: Auth, staff: None) -> None:
+    user = f"{Role.WITNESS_CARE.value}-{OWN}"  # the own area's witness care officer
+    deputy = f"mx-deputy-{uuid.uuid4().hex[:6]}"
+    made = await api.put(f"/people/{deputy}", json=profile_of(Role.WITNESS_CARE),
+                         headers=auth("admin", OWN))
+    assert made.status_code == 201, made.text
+    url = f"/people/{user}/absence"
+    week = {"absent_from": "2026-12-07", "absent_to": "2026-12-11", "deputy": deputy}
+    allowed = area == OWN and (role in SETS_ABSENCES or role is Role.WITNESS_CARE)
+    for response in (await api.put(url, json=week, headers=auth(role, area)),
+                     await api.delete(url, headers=auth(role, area))):
+        if allowed:
+            assert response.status_code == 200, (role, area, response.text)
+        elif area == OTHER:
+            assert response.status_code == 404, (role, response.text)
+            assert response.json()["detail"]["rule"] == "NOT_FOUND"
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert response.json()["detail"]["rule"] == "ACCESS"
 
 
 STATE_ORDER = list(CaseState)

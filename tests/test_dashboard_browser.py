@@ -22,9 +22,9 @@ import pytest
 import uvicorn
 from sqlmodel import Session
 
-from api.auth import hash_password
 from api.examples import ACTION_EXAMPLES
 from api.main import create_app
+from core.security import hash_password
 from models.tables import CaseRow, UserRow
 from tests.api_steps import new_case_body, new_reference
 from tests.conftest import eventually

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 import api.login
-from api.auth import hash_password
 from api.main import create_app
+from core.security import hash_password
 from core.settings import Settings
 from models.audit import AuditRow
 from models.tables import LoginThrottleRow, UserRow

@@ -6,7 +6,7 @@ on SQLite and on PostgreSQL (a database of its own, created and dropped here).
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,8 @@ def sample_value(column: sa.Column[Any]) -> Any:
         return 7
     if isinstance(kind, sa.DateTime):
         return datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    if isinstance(kind, sa.Date):
+        return date(2026, 11, 23)
     return "MIG-1"
 
 

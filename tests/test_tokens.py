@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.auth import hash_password
 from api.main import create_app
 from core import admin
+from core.security import hash_password
 from core.settings import Settings, get_settings
-from models.tables import UserRow
+from models.tables import StaffProfileRow, UserRow
 from tests.api_steps import Handler, new_case_body, new_reference
 
 AREA_A, AREA_B = "tokens-a", "tokens-b"
@@ -443,3 +443,52 @@ async def test_oidc_provider_unreachable_is_503_not_a_refusal(
         response = await http.get("/cases", headers=bearer(provider_token(provider_key)))
     assert response.status_code == 503, response.text
     assert response.json()["detail"]["rule"] == "UNAVAILABLE"
+
+
+# OIDC mode: the token's standard claims make the user's profile
+
+
+def stored_profile(engine: Engine, user_id: str) -> StaffProfileRow | None:
+    with Session(engine) as session:
+        return session.get(StaffProfileRow, user_id)
+
+
+async def test_oidc_claims_make_the_profile_the_first_time_and_again_when_they_change(
+        oidc_api: httpx.AsyncClient, provider_key: rsa.RSAPrivateKey, engine: Engine) -> None:
+    subject = f"oidc-{uuid.uuid4().hex[:8]}"
+    contact = {"sub": subject, "name": "Dee Khan", "email": "dee.khan@force.example",
+               "phone_number": "+44 7700 900321"}
+    me = await oidc_api.get("/me", headers=bearer(provider_token(provider_key, **contact)))
+    assert me.status_code == 200, me.text
+    assert me.json() == {"user_id": subject, "display_name": "Dee Khan",
+                         "email": "dee.khan@force.example", "phone": "+44 7700 900321",
+                         "role": "officer_in_case", "area": AREA_A, "active": True,
+                         "absence": None}
+
+    # The same claims again write nothing: a change made to the row meanwhile stays.
+    with Session(engine) as session:
+        row = session.get(StaffProfileRow, subject)
+        assert row is not None
+        row.phone = "01632 960001"
+        session.add(row)
+        session.commit()
+    await oidc_api.get("/cases", headers=bearer(provider_token(provider_key, **contact)))
+    row = stored_profile(engine, subject)
+    assert row is not None and row.phone == "01632 960001"
+
+    # Changed claims are written; one left out keeps what is stored.
+    changed = contact | {"email": "d.khan@force.example", "name": "Dee Khan-Ali"}
+    del changed["phone_number"]
+    await oidc_api.get("/cases", headers=bearer(provider_token(provider_key, **changed)))
+    row = stored_profile(engine, subject)
+    assert row is not None
+    assert (row.display_name, row.email, row.phone) == \
+        ("Dee Khan-Ali", "d.khan@force.example", "01632 960001")
+
+
+async def test_a_local_token_writes_no_profile(api: httpx.AsyncClient, settings: Settings,
+                                               engine: Engine) -> None:
+    subject = f"local-{uuid.uuid4().hex[:8]}"
+    token = local_token(settings, sub=subject, name="Not Used", email="x@force.example")
+    assert (await api.get("/cases", headers=bearer(token))).status_code == 200
+    assert stored_profile(engine, subject) is None

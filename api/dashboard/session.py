@@ -11,8 +11,9 @@ from fastapi import HTTPException, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.auth import TokenVerifier, issue_token
+from api.auth import TokenVerifier
 from api.login import authenticate
+from core.security import issue_token
 from core.settings import Settings
 from models.case import Actor
 

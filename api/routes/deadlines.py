@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api.auth import CurrentUser
@@ -32,6 +32,10 @@ class SentMessage(BaseModel):
     subject: str
     deadline_id: str | None
     status: str
+    routed_as: str | None = Field(default=None, description=(
+        "A staff message's route: owner (the person the case names), deputy (theirs, while "
+        "they are away) or role_mailbox."))
+    recipient_user: str | None = Field(default=None, description="Whose address it went to.")
 
 
 @router.get("/{reference}/deadlines", response_model=list[OpenDeadline])
@@ -55,4 +59,5 @@ async def sent_messages(reference: str, actor: CurrentUser, client: TemporalDep,
     return [SentMessage(
         created_at=r.created_at, audience=r.audience, channel=r.channel,
         recipient=WITHHELD if hide and r.audience == "complainant" else r.recipient,
-        subject=r.subject, deadline_id=r.deadline_id, status=r.status) for r in rows]
+        subject=r.subject, deadline_id=r.deadline_id, status=r.status, routed_as=r.routed_as,
+        recipient_user=r.recipient_user) for r in rows]

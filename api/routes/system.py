@@ -8,10 +8,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.auth import issue_token
 from api.deps import SessionDep, SettingsDep
 from api.login import authenticate
 from api.responses import MALFORMED, WITH_BODY, responses
+from core.security import issue_token
 
 router = APIRouter(tags=["system"])
 

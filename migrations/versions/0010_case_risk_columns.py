@@ -5,7 +5,7 @@ stay valid; each is filled as its case is next projected (`cases-admin rebuild-r
 fills them at once). And an index for the due-soon list: open deadlines by due date.
 
 Revision ID: 0010
-Revises: 0008 (to be re-pointed at 0009, staff_profiles, when that branch merges)
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -15,9 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-# 0009 (staff_profiles) is being written on another branch: re-point this at "0009" when it
-# merges, so the history stays one line.
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
