@@ -19,6 +19,7 @@ from api.metrics import MetricsMiddleware
 from api.metrics import router as metrics_router
 from api.routes import cases, codec, deadlines, lifecycle, reports, stuck, system
 from api.text import refuse_control_characters
+from api.workspace import routes as workspace
 from core import telemetry
 from core.audit import AuditTrail
 from core.db import create_schema, make_engine
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(codec.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+    app.include_router(workspace.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)
