@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from api.routes.cases import ActionBody
 from api.text import control_character_errors
-from api.workspace.forms import FormField, Values, field_errors, read_form, schema_form
+from api.workspace.form_input import field_errors, read_form
+from api.workspace.forms import FormField, Values, schema_form
 from models.actions import ACTION_KINDS, NewCase
 from models.case import REFERENCE_PATTERN, Actor
 from models.enums import CaseState
@@ -76,6 +77,12 @@ def people_of(case: dict[str, Any]) -> list[tuple[str, str]]:
 
 def action_fields(kind: str, values: Values, case: dict[str, Any]) -> list[FormField]:
     return schema_form(_schema(kind), values, prefix="action.", people=people_of(case))
+
+
+def asks_reasons(kind: str) -> bool:
+    """Whether the form asks for the history's reasons apart: an action with reasons of its
+    own records those (lifecycle.recorded_text), so a second box would only confuse."""
+    return "reasons" not in _schema(kind).get("properties", {})
 
 
 def _control_errors(body: dict[str, Any]) -> dict[str, str]:
