@@ -30,9 +30,10 @@ pytestmark = pytest.mark.asyncio
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 AREA = f"work-{uuid.uuid4().hex[:6]}"
 OFFICER, PROSECUTOR, CPS_SPOC = f"oic-{AREA}", f"cps-{AREA}", f"cpsspoc-{AREA}"
-MANAGER = f"manager-{AREA}"
+MANAGER, ELSEWHERE = f"manager-{AREA}", f"oic-elsewhere-{AREA}"
 ROLES = {OFFICER: "officer_in_case", PROSECUTOR: "prosecutor", CPS_SPOC: "cps_spoc",
-         MANAGER: "manager"}
+         MANAGER: "manager", ELSEWHERE: "officer_in_case"}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def server(client, settings, engine, worker) -> Iterator[str]:
     with Session(engine) as session:
         for name, role in ROLES.items():
             session.merge(UserRow(username=name, password_hash=hash_password(PASSWORD),
-                                  role=role, area=AREA))
+                                  role=role, area=f"{AREA}-x" if name == ELSEWHERE else AREA))
         session.commit()
     yield f"http://127.0.0.1:{uv.config.port}"
     uv.should_exit = True
@@ -74,7 +75,8 @@ class Desk:
 
     @classmethod
     async def sign_in(cls, browser: Any, server: str, username: str) -> "Desk":
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context = await browser.new_context(viewport={"width": 1280, "height": 900},
+                                            locale="en-GB")
         page = await context.new_page()
         await page.goto(f"{server}/dashboard/login")
         await page.fill("#username", username)
@@ -146,8 +148,12 @@ async def test_a_case_from_report_to_restraining_order_through_the_browser(brows
         await prosecutor.fill("action.action_plan.0.item_id", "AP1")
         await prosecutor.fill("action.action_plan.0.description", "Obtain the phone download")
         await prosecutor.fill("action.action_plan.0.due_on", "2027-01-15")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await prosecutor.page.screenshot(path=str(ARTIFACTS / "workspace-charging-form.png"),
+                                         full_page=True)
         await prosecutor.send("preparation")
-        assert await prosecutor.page.inner_text("#charges") == "pha1997_s4a"
+        assert await prosecutor.page.inner_text("#charges") == \
+            "Stalking involving fear of violence or serious alarm or distress (pha1997_s4a)"
         await officer.act(reference, "record_vps", choices={"complainant_id": "C1"}, fields={
             "vps.taken_on": "2026-11-21", "vps.presentation": "Read by the prosecutor"})
         await prosecutor.act(reference, "record_first_appearance",
@@ -363,6 +369,19 @@ async def test_each_role_sees_the_case_as_the_api_shows_it(browser, server, refe
     finally:
         await spoc.close()
         await officer.close()
+
+
+async def test_another_areas_handler_is_told_no_such_case(browser, server, referred_case):
+    """As the API answers another area's case: 404, as if it did not exist."""
+    elsewhere = await Desk.sign_in(browser, server, ELSEWHERE)
+    try:
+        for path in ("", "/act/record_new_incident"):
+            response = await elsewhere.page.goto(
+                f"{server}/dashboard/work/cases/{referred_case}{path}")
+            assert response is not None and response.status == 404
+            assert await elsewhere.page.get_attribute("#problem", "data-rule") == "NOT_FOUND"
+    finally:
+        await elsewhere.close()
 
 
 async def test_malformed_input_is_said_beside_its_field_and_changes_nothing(browser, server,

@@ -13,6 +13,7 @@ from api.dashboard.routes import SECURITY_HEADERS
 from api.workspace.forms import humanise
 from core.db import aware
 from models.case import Actor
+from models.offences import OFFENCES, Offence
 from workflows.calendar import LONDON
 
 HERE = Path(__file__).parent
@@ -33,7 +34,14 @@ def _day(value: date | str | None) -> str:
     return (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d %b %Y")
 
 
-templates.env.filters.update(when=_when, day=_day, human=lambda v: humanise(str(v)))
+def _offence(code: str) -> str:
+    """An offence as handlers know it, with the code the API uses."""
+    info = OFFENCES.get(Offence(code)) if code in Offence._value2member_map_ else None
+    return f"{info.title} ({code})" if info else code
+
+
+templates.env.filters.update(when=_when, day=_day, human=lambda v: humanise(str(v)),
+                             offence=_offence)
 
 
 def page(request: Request, name: str, actor: Actor | None, status: int = 200,

@@ -21,6 +21,7 @@ from api.workspace.csrf import FIELD as CSRF_FIELD
 from api.workspace.csrf import csrf_ok, csrf_token
 from api.workspace.landing import HANDLER_ROLES, HOME
 from api.workspace.pages import HERE, page, problem
+from core.settings import Settings
 from models.actions import ACTION_KINDS
 from models.case import Actor, RestrainingOrder
 from models.enums import POLICE_ROLES, CaseState
@@ -121,15 +122,16 @@ async def action_form(request: Request, reference: str, kind: str, client: Tempo
     return _action_page(request, actor, settings, case, kind, {}, key=str(uuid.uuid4()))
 
 
-def _action_page(request: Request, actor: Actor, settings: Any, case: dict[str, Any], kind: str,
-                 values: dict[str, list[str]], key: str, status: int = 200,
+def _action_page(request: Request, actor: Actor, settings: Settings, case: dict[str, Any],
+                 kind: str, values: dict[str, list[str]], key: str, status: int = 200,
                  errors: dict[str, str] | None = None, general: list[str] | None = None,
                  refusal: dict[str, str] | None = None) -> Response:
     fields = forms_of.action_fields(kind, values, case)
     return page(request, "workspace/action.html", actor, status=status, case=case, kind=kind,
                 spec=forms_of.spec_of(kind), fields=fields, values=values, key=key,
                 errors=errors or {}, general=general or [], refusal=refusal,
-                reasons_field=forms_of.REASONS_FIELD, csrf=csrf_token(request, settings),
+                reasons_field=forms_of.REASONS_FIELD if forms_of.asks_reasons(kind) else None,
+                csrf=csrf_token(request, settings),
                 csrf_field=CSRF_FIELD, first_render=not values,
                 action_url=f"{HOME}/cases/{case['reference']}/act/{kind}",
                 description=forms_of.description(kind))
@@ -167,14 +169,22 @@ async def submit_action(request: Request, reference: str, kind: str, client: Tem
     except HTTPException as err:
         if err.status_code == 404:
             return problem(request, actor, err)
-        detail = err.detail if isinstance(err.detail, dict) else {"message": str(err.detail)}
         return _action_page(request, actor, settings, case, kind, values, key, err.status_code,
-                            refusal={"rule": detail.get("rule", ""),
-                                     "message": detail.get("message", "")})
+                            refusal=_refusal(err))
     done = RedirectResponse(f"{HOME}/cases/{reference}?done={kind}", status_code=303,
                             background=background)  # the read model is written after it
     done.headers["Idempotency-Key"] = answer.request_id
     return done
+
+
+def _refusal(err: HTTPException) -> dict[str, str]:
+    """The API's refusal, its rule and sentence, to show beside the form."""
+    detail = err.detail if isinstance(err.detail, dict) else {"message": str(err.detail)}
+    if err.status_code == 503:  # the API's words name a header; a person sends the form again
+        return {"rule": "UNAVAILABLE", "message": (
+            "The case service did not answer in time, so it is not known whether this was "
+            "recorded. Send the form again: it is recorded once, however often it is sent.")}
+    return {"rule": str(detail.get("rule", "")), "message": str(detail.get("message", ""))}
 
 
 def _expired(request: Request, actor: Actor) -> Response:
@@ -204,8 +214,8 @@ def report_form(request: Request, settings: SettingsDep) -> Response:
     return _report_page(request, actor, settings, {})
 
 
-def _report_page(request: Request, actor: Actor, settings: Any, values: dict[str, list[str]],
-                 status: int = 200, errors: dict[str, str] | None = None,
+def _report_page(request: Request, actor: Actor, settings: Settings,
+                 values: dict[str, list[str]], status: int = 200, errors: dict[str, str] | None = None,
                  general: list[str] | None = None,
                  refusal: dict[str, str] | None = None) -> Response:
     return page(request, "workspace/report.html", actor, status=status,
@@ -231,9 +241,7 @@ async def submit_report(request: Request, client: TemporalDep, settings: Setting
     try:
         await cases.open_case(new_case, actor, client, settings, Response(), request)
     except HTTPException as err:
-        detail = err.detail if isinstance(err.detail, dict) else {"message": str(err.detail)}
         return _report_page(request, actor, settings, values, err.status_code,
-                            refusal={"rule": detail.get("rule", ""),
-                                     "message": detail.get("message", "")})
+                            refusal=_refusal(err))
     return RedirectResponse(f"{HOME}/cases/{new_case.reference}?done=open_case", status_code=303)
 
