@@ -31,6 +31,7 @@ from api.routes import (
     work,
 )
 from api.text import refuse_control_characters
+from api.workspace import routes as workspace
 from core import telemetry
 from core.audit import AuditTrail
 from core.db import create_schema, make_engine
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(people.router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_due_soon.router)
+    app.include_router(workspace.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first
     app.add_middleware(codec.CodecCORS, ui_url=settings.temporal_ui_url)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from core.db import aware
 from core.service_levels import STATE_OWNER
+from models.case import Actor
 from models.enums import CaseState
 from models.monitoring import DeadlineRow
 from models.tables import CaseRow, CaseTeamRow
@@ -30,6 +31,10 @@ class MyDeadline(BaseModel):
     due_at: datetime | None
     overdue: bool = Field(description="Due before now and not met.")
     escalated_at: datetime | None = None
+
+    @property
+    def escalated(self) -> bool:
+        return self.escalated_at is not None
 
 
 class MyCase(BaseModel):
@@ -138,3 +143,31 @@ def open_cases_naming(session: Session, user_id: str, area: str) -> list[tuple[s
                         .where(col(CaseTeamRow.user_id) == user_id, _open_in_area(area))
                         .order_by(col(CaseTeamRow.reference), col(CaseTeamRow.role))).all()
     return [(reference, role) for reference, role in rows]
+
+
+@dataclass(frozen=True)
+class AwaitingCase:
+    """An open case whose next step is the person's, and the role they take it as."""
+
+    reference: str
+    state: str
+    state_since: datetime | None
+    role: str
+
+
+@dataclass(frozen=True)
+class WorkPage:
+    """The workspace's My work page: the same queries as GET /me/work."""
+
+    deadlines: list[MyDeadline]
+    awaiting: list[AwaitingCase]
+
+
+def my_work(session: Session, actor: Actor, now: datetime, limit: int = 200) -> WorkPage:
+    """The person's open deadlines, overdue first and then soonest due, and their cases
+    awaiting a move, longest waiting first."""
+    _, deadlines = my_deadlines(session, actor.user_id, actor.area, now, limit=limit)
+    _, cases = my_cases(session, actor.user_id, actor.area, awaiting_only=True, limit=limit)
+    return WorkPage(deadlines=deadlines, awaiting=[
+        AwaitingCase(reference=c.reference, state=c.state.value, state_since=c.state_since,
+                     role=STATE_OWNER[c.state].value) for c in cases])

@@ -22,6 +22,7 @@ from api.dashboard.session import clear_cookie, cookie_user, set_cookie, sign_in
 from api.dashboard.svg import bar_chart_svg, lifecycle_svg
 from api.deps import SessionDep, SettingsDep
 from api.routes.reports import as_csv, build_report, period_of
+from api.workspace.landing import home_for
 from core.db import aware
 from core.reports import REPORTS, time_in_state
 from core.settings import Settings
@@ -97,7 +98,8 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
     if token is None:
         return render_page(request, "login.html", None, status=401,
                            error="Wrong username or password.", username=username)
-    response = RedirectResponse("/dashboard", status_code=303)
+    # Case handlers land on their work, managers on the dashboard.
+    response = RedirectResponse(home_for(request.app.state.verifier.actor(token)), status_code=303)
     set_cookie(response, settings, token)
     return response
 
