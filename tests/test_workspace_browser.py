@@ -9,6 +9,7 @@ the my-work page and of the case page go to docs/.
 """
 
 import asyncio
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +35,15 @@ MANAGER, ELSEWHERE = f"manager-{AREA}", f"oic-elsewhere-{AREA}"
 ROLES = {OFFICER: "officer_in_case", PROSECUTOR: "prosecutor", CPS_SPOC: "cps_spoc",
          MANAGER: "manager", ELSEWHERE: "officer_in_case"}
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def doc_shot(name: str) -> Path:
+    """Where a screenshot the README shows goes: docs/ when CASES_DOCS_SCREENSHOTS=1 (to
+    refresh them), else test-artifacts/, so a test run leaves the tree as it found it."""
+    if os.environ.get("CASES_DOCS_SCREENSHOTS") == "1":
+        return DOCS / name
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +194,7 @@ async def test_a_case_from_report_to_restraining_order_through_the_browser(brows
                          "enter_pleas", "record_verdict", "record_order_views",
                          "reverify_order_details", "apply_restraining_order",
                          "make_restraining_order"]
-        await prosecutor.page.screenshot(path=str(DOCS / "workspace-case.png"), full_page=True)
+        await prosecutor.page.screenshot(path=str(doc_shot("workspace-case.png")), full_page=True)
         await _officer_sees_the_deadlines_the_order_opened(officer, reference)
     finally:
         await officer.close()
@@ -228,7 +238,7 @@ async def _refused_then_met(officer: Desk, reference: str) -> None:
     assert await page.evaluate("document.activeElement.id") == "error-summary"
     assert await page.input_value("[name='action.statements']") == "3"  # kept
     assert await page.is_checked("input[name='action.risk_documentation']")
-    await page.screenshot(path=str(DOCS / "workspace-refusal.png"), full_page=True)
+    await page.screenshot(path=str(doc_shot("workspace-refusal.png")), full_page=True)
     await officer.open_case(reference)
     assert await officer.timeline() == ["open_case"]  # nothing changed
     await officer.act(reference, "record_risk_assessment",
@@ -272,7 +282,7 @@ async def _officer_sees_the_deadlines_the_order_opened(officer: Desk, reference:
         await asyncio.sleep(0.25)
     assert wanted <= kinds, kinds
     assert "addendum_vps" not in kinds  # witness care's, not the officer's
-    await page.screenshot(path=str(DOCS / "workspace-my-work.png"), full_page=True)
+    await page.screenshot(path=str(doc_shot("workspace-my-work.png")), full_page=True)
 
 
 @pytest.fixture
