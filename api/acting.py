@@ -27,9 +27,10 @@ from temporalio.service import RPCError
 from api.case_access import read_case_file
 from api.errors import from_action_rpc_error, from_update_failure, try_again
 from api.redaction import WITHHELD, sees_contact_details, visible_history
+from core.profiles import team_member_problem
 from core.settings import Settings
 from core.temporal import execute_action
-from models.actions import ActionRequest, ActionResult
+from models.actions import ActionRequest, ActionResult, AssignCaseTeamMember
 from models.case import Actor, HistoryEntry
 from models.deadlines import Deadline
 from models.enums import CaseState
@@ -71,6 +72,8 @@ async def take_action(client: Client, engine: Engine, settings: Settings,
     """
     reference, actor = request.reference, request.actor
     assert reference is not None
+    if isinstance(request.action, AssignCaseTeamMember):
+        await _check_team_member(client, engine, reference, actor, request.action)
     if known_key:
         first = await asyncio.to_thread(_applied_before, engine, reference, request.request_id)
         if first is not None:
@@ -104,6 +107,26 @@ async def take_action(client: Client, engine: Engine, settings: Settings,
         project = partial(project_answer, engine, reference, entry, result)
         answer = _action_response(request.request_id, entry, result)
     return Taken(await _as_seen_by(answer, client, reference, actor), project)
+
+
+async def _check_team_member(client: Client, engine: Engine, reference: str, actor: Actor,
+                             action: AssignCaseTeamMember) -> None:
+    """The person named must be able to hold the role on this case (a profile of that role,
+    active, in one of the case's areas): 422 naming the field, changing nothing."""
+    case = await read_case_file(client, reference, actor)  # and the area check
+
+    def problem() -> str | None:
+        with Session(engine) as session:
+            return team_member_problem(session, action.user_id, action.role.value,
+                                       (case.police_area, case.cps_area))
+
+    try:
+        why = await asyncio.to_thread(problem)
+    except SQLAlchemyError:
+        why = None  # profiles out of reach: the naming stands, as for someone without one
+    if why is not None:
+        raise HTTPException(422, detail={"rule": "INPUT", "field": "action.user_id",
+                                         "message": why})
 
 
 async def _as_seen_by(answer: ActionResponse, client: Client, reference: str,

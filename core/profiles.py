@@ -5,6 +5,7 @@ notifier alike, so the rules for a deputy are kept in one place (`deputy_problem
 import logging
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,6 +45,37 @@ def get_profile(session: Session, user_id: str) -> StaffProfile | None:
         return None
     row = session.get(StaffProfileRow, user_id)
     return as_profile(row) if row is not None else None
+
+
+_NAMES_BATCH = 500  # ids per query (SQLite's limit on bound parameters)
+
+
+def display_names(session: Session, user_ids: Iterable[str]) -> dict[str, str]:
+    """user id -> display name, for those who have a profile."""
+    ids, names = sorted(set(user_ids)), {}
+    for start in range(0, len(ids), _NAMES_BATCH):
+        rows = session.exec(select(StaffProfileRow.user_id, StaffProfileRow.display_name)
+                            .where(col(StaffProfileRow.user_id).in_(ids[start:start + _NAMES_BATCH])))
+        names.update(dict(rows.all()))
+    return names
+
+
+def team_member_problem(session: Session, user_id: str, role: str,
+                        areas: Iterable[str]) -> str | None:
+    """Why this person cannot be named for `role` on a case of these areas, or None.
+
+    Someone without a profile yet (an OIDC user who has never signed in) may be named: their
+    reminders go to the role's mailbox until their profile says where they are."""
+    profile = get_profile(session, user_id)
+    if profile is None:
+        return None
+    if not profile.active:
+        return f"{user_id} is no longer active: name someone else."
+    if profile.role.value != role:
+        return f"{user_id} is a {profile.role.value}, not a {role}."
+    if profile.area not in set(areas):
+        return f"{user_id} works in another area than this case's."
+    return None
 
 
 def list_profiles(session: Session, area: str, role: Role | None = None) -> list[StaffProfile]:

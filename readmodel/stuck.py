@@ -32,7 +32,7 @@ from core.service_levels import STATE_OWNER
 from models.case import TEAM_ROLES
 from models.enums import CaseState, RiskLevel, Role
 from models.monitoring import AlertRow, DeadlineRow, Reason
-from models.tables import CaseRow, CaseTeamRow
+from models.tables import CaseRow, CaseTeamRow, StaffProfileRow
 
 Levels = dict[CaseState, timedelta | None]
 Sort = Literal["age", "due"]
@@ -106,6 +106,7 @@ class StuckCase(BaseModel):
     owner_role: Role
     owner_user: str | None = Field(
         default=None, description="The user the case names for the owner's role.")
+    owner_name: str | None = Field(default=None, description="Their display name, if known.")
     unassigned: bool = Field(
         default=False, description="The owner's role is a team role the case names nobody for.")
     earliest_due: datetime | None
@@ -150,8 +151,9 @@ class _Builder:
             self.cases[reference] = case
         case.reasons.append(reason)
 
-    def finish(self, team: dict[tuple[str, str], str]) -> list[StuckCase]:
-        """`team`: (reference, role) -> the user the case names for that role."""
+    def finish(self, team: dict[tuple[str, str], tuple[str, str | None]]) -> list[StuckCase]:
+        """`team`: (reference, role) -> the user the case names for that role, and their
+        display name."""
         for case in self.cases.values():
             overdue = sorted((r for r in case.reasons if r.reason is Reason.OVERDUE_DEADLINE),
                              key=lambda r: r.since or self.now)
@@ -162,7 +164,8 @@ class _Builder:
                 case.owner_role = overdue[0].owner_role
             elif case.state is not None:
                 case.owner_role = STATE_OWNER[case.state]
-            case.owner_user = team.get((case.reference, case.owner_role.value))
+            case.owner_user, case.owner_name = team.get((case.reference, case.owner_role.value),
+                                                        (None, None))
             # An administrator's move is nobody's on the case team: never "unassigned".
             case.unassigned = case.owner_role in TEAM_ROLES and case.owner_user is None
             case.reasons.sort(key=lambda r: (list(Reason).index(r.reason), r.detail))
@@ -274,15 +277,21 @@ def _alerts(session: Session, area: str, b: _Builder, only: Only) -> None:
 _TEAM_BATCH = 500  # references per query when a whole area's list is built (SQLite's limits)
 
 
-def team_of(session: Session, references: Iterable[str]) -> dict[tuple[str, str], str]:
-    """(reference, role) -> user id for these cases: one query for a page of them."""
+def team_of(session: Session,
+            references: Iterable[str]) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(reference, role) -> (user id, display name if they have a profile) for these cases:
+    one query for a page of them."""
     refs, team = list(references), {}
     step = len(refs) if dialect_of(session) == "postgresql" else _TEAM_BATCH
     for start in range(0, len(refs), max(step, 1)):
-        query = only_these(columns(col(CaseTeamRow.reference), col(CaseTeamRow.role),
-                                   col(CaseTeamRow.user_id)), col(CaseTeamRow.reference),
-                           refs[start:start + step], dialect_of(session))
-        team.update({(r.reference, r.role): r.user_id for r in session.execute(query)})
+        query = only_these(
+            columns(col(CaseTeamRow.reference), col(CaseTeamRow.role), col(CaseTeamRow.user_id),
+                    col(StaffProfileRow.display_name))
+            .outerjoin(StaffProfileRow,
+                       col(StaffProfileRow.user_id) == col(CaseTeamRow.user_id)),
+            col(CaseTeamRow.reference), refs[start:start + step], dialect_of(session))
+        team.update({(r.reference, r.role): (r.user_id, r.display_name)
+                     for r in session.execute(query)})
     return team
 
 

@@ -162,3 +162,40 @@ async def test_a_reassignment_by_another_areas_manager_finds_nothing_to_move(
     assert south.status_code == 200 and south.json()["moved"] == []
     case = (await api.get(f"/cases/{reference}", headers=auth("manager"))).json()
     assert case["team"]["officer_in_case"]["user_id"] == officer
+
+
+@pytest.mark.asyncio
+async def test_only_someone_who_can_hold_the_role_is_named_to_it(api: Any, auth: Any) -> None:
+    """A profile of another role, an inactive one or one of another area is refused (422
+    naming the field) and changes nothing; a fitting profile, or none yet, is named."""
+    from tests.api_steps import new_reference
+
+    officer = new_reference("pc").lower()
+    reference = await _open(api, auth, officer)
+    people = {"lawyer": ("prosecutor", "north", True), "gone": ("police_spoc", "north", False),
+              "faraway": ("police_spoc", "south", True), "spoc": ("police_spoc", "north", True)}
+    suffix = new_reference("p").lower()
+    for name, (role, area, active) in people.items():
+        made = await api.put(f"/people/{name}-{suffix}", headers=auth("admin", area=area),
+                             json={"display_name": f"{name.title()} Person", "role": role,
+                                   "area": area, "active": active})
+        assert made.status_code in (200, 201), made.text
+    version = (await api.get(f"/cases/{reference}", headers=auth("manager"))).json()["version"]
+
+    async def name_spoc(user: str) -> Any:
+        return await api.post(f"/cases/{reference}/actions", headers=auth("manager"), json={
+            "action": {"kind": "assign_case_team_member", "role": "police_spoc",
+                       "user_id": user, "reason": "the complainant's SPOC"}})
+
+    for name, why in (("lawyer", "is a prosecutor, not a police_spoc"),
+                      ("gone", "is no longer active"), ("faraway", "works in another area")):
+        refused = await name_spoc(f"{name}-{suffix}")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"]["field"] == "action.user_id"
+        assert why in refused.json()["detail"]["message"]
+    after = (await api.get(f"/cases/{reference}", headers=auth("manager"))).json()
+    assert after["version"] == version and "police_spoc" not in after["team"]
+    assert (await name_spoc(f"spoc-{suffix}")).status_code == 200
+    assert (await name_spoc(f"nobody-yet-{suffix}")).status_code == 200  # no profile yet
+    case = (await api.get(f"/cases/{reference}", headers=auth("witness_care"))).json()
+    assert case["team"]["police_spoc"]["user_id"] == f"nobody-yet-{suffix}"  # WCU sees the SPOC

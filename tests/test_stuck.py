@@ -25,6 +25,7 @@ from api.main import create_app
 from models.case import CaseFile
 from models.deadlines import DeadlineMarks
 from models.monitoring import AlertRow, DeadlineRow
+from models.tables import StaffProfileRow
 from readmodel.projection import write_case
 from tests import factories as f
 from tests.broken_workflow import BrokenCaseWorkflow
@@ -390,14 +391,23 @@ async def test_a_case_whose_owner_role_names_nobody_is_unassigned_and_filtered(m
                                                                                engine):
     area = f"stk-{uuid.uuid4().hex[:6]}"
     nobody, named = ref(), ref()
+    lawyer = f"cps-lawyer-{uuid.uuid4().hex[:6]}"
     project(engine, referred(nobody, days_ago(20), area=area))  # the prosecutor's move
     case = f.act(referred(named, days_ago(20), area=area), f.actor("manager", area),
-                 "assign_case_team_member", role="prosecutor", user_id="cps-lawyer-7")
+                 "assign_case_team_member", role="prosecutor", user_id=lawyer)
     project(engine, case)
     listing = await stuck(managers, auth, area)
     assert item(listing, nobody)["unassigned"] is True  # type: ignore[index]
     assert item(listing, nobody)["owner_user"] is None  # type: ignore[index]
-    assert item(listing, named)["owner_user"] == "cps-lawyer-7"  # type: ignore[index]
+    assert item(listing, named)["owner_user"] == lawyer  # type: ignore[index]
+    assert item(listing, named)["owner_name"] is None  # type: ignore[index]  # no profile yet
+    with Session(engine) as session:
+        session.merge(StaffProfileRow(user_id=lawyer, display_name="Priya Lawyer",
+                                      role="prosecutor", area=area,
+                                      updated_at=datetime.now(UTC)))
+        session.commit()
+    named_now = item(await stuck(managers, auth, area), named)
+    assert named_now["owner_name"] == "Priya Lawyer"  # type: ignore[index]
     only = await stuck(managers, auth, area, unassigned="true")
     assert [i["reference"] for i in only["items"]] == [nobody] and only["total"] == 1
 
