@@ -23,7 +23,7 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,34 +284,45 @@ def _position(session: Session, trail: AuditTrail, row_id: int) -> int:
 
 
 def append(engine: Engine, entry: AuditEntry, trail: AuditTrail) -> AuditRow:
-    """Chain the entry after the current head and write it; write a checkpoint when the chain
-    passes a multiple of `trail.every` entries. Blocking: call from a thread."""
-    fields = asdict(entry)
-    due: Checkpoint | None = None
+    """Chain one entry after the current head and write it (append_many of one)."""
+    return append_many(engine, [entry], trail)[0]
+
+
+def append_many(engine: Engine, entries: Sequence[AuditEntry], trail: AuditTrail) -> list[AuditRow]:
+    """Chain the entries, in order, after the current head and write them in one transaction;
+    write a checkpoint each time the chain passes a multiple of `trail.every` entries.
+    Blocking: call from a thread. Many requests' entries share one lock and one commit."""
+    due: list[Checkpoint] = []
+    rows: list[AuditRow] = []
     with Session(engine, expire_on_commit=False) as session:
         _serialise_appends(session)
         head = session.exec(select(AuditRow.id, AuditRow.hash)
                             .order_by(col(AuditRow.id).desc()).limit(1)).first()
         prev_id, prev_hash = (head[0] or 0, head[1]) if head else (0, GENESIS)
-        row = AuditRow(**fields, prev_hash=prev_hash,
-                       hash=entry_hash(trail.key, prev_hash, fields))
-        session.add(row)
-        session.flush()
-        assert row.id is not None
-        # By row id, so an id skipped (PostgreSQL's sequences skip on rollback) is no matter.
-        if trail.checkpoints is not None and trail.every and \
-                row.id // trail.every > prev_id // trail.every:
-            due = Checkpoint(sequence=_position(session, trail, row.id), id=row.id,
-                             head=row.hash, at=_now_text())
+        for entry in entries:
+            fields = asdict(entry)
+            row = AuditRow(**fields, prev_hash=prev_hash,
+                           hash=entry_hash(trail.key, prev_hash, fields))
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            # By row id, so an id skipped (PostgreSQL's sequences skip on rollback) is no matter.
+            if trail.checkpoints is not None and trail.every and \
+                    row.id // trail.every > prev_id // trail.every:
+                due.append(Checkpoint(sequence=_position(session, trail, row.id), id=row.id,
+                                      head=row.hash, at=_now_text()))
+            prev_id, prev_hash = row.id, row.hash
+            rows.append(row)
         session.commit()
-    if due is not None:
+    for checkpoint in due:
         assert trail.checkpoints is not None
         try:
-            trail.checkpoints.write(due.signed(trail.key))
+            trail.checkpoints.write(checkpoint.signed(trail.key))
         except OSError as err:
             log.error("audit checkpoint NOT written to %s (%s): entry %d, id %d, head %s",
-                      trail.checkpoints.path, type(err).__name__, due.sequence, due.id, due.head)
-    return row
+                      trail.checkpoints.path, type(err).__name__, checkpoint.sequence,
+                      checkpoint.id, checkpoint.head)
+    return rows
 
 
 # Verifying

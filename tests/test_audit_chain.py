@@ -7,6 +7,7 @@ database however they like and knows the code, but holds neither the audit key n
 access to the checkpoint file.
 """
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -29,6 +30,7 @@ from core.audit import (
     AuditTrail,
     CheckpointFile,
     append,
+    append_many,
     canonical,
     entry_hash,
     verify_chain,
@@ -280,3 +282,32 @@ async def test_the_api_keys_its_entries_and_writes_checkpoints(
     check = verify_chain(audit_db, keyed(checkpoints, every=2))
     assert check.ok and (check.count, check.checkpoints_matched) == (5, 2), check
     assert not verify_chain(audit_db, AuditTrail(key=DEVELOPMENT_AUDIT_KEY.encode())).ok
+
+
+def test_a_batch_of_entries_chains_in_order_and_crosses_checkpoints(
+        audit_db: Engine, checkpoints: Path) -> None:
+    """append_many: one transaction, the chain in the entries' order, every checkpoint due."""
+    trail = keyed(checkpoints, every=4)
+    fill(audit_db, trail, 3)
+    written = append_many(audit_db, [entry(n) for n in range(3, 13)], trail)
+    assert [r.path for r in written] == [entry(n).path for n in range(3, 13)]
+    check = verify_chain(audit_db, trail)
+    assert check.ok and (check.count, check.checkpoints_matched) == (13, 3), check
+
+
+async def test_requests_finishing_together_share_a_commit_and_the_chain_holds(
+        client: Client, audit_db: Engine, checkpoints: Path) -> None:
+    """A burst of requests is audited in fewer transactions than requests (a group commit),
+    every request once, the chain verifying with its checkpoints."""
+    settings = Settings(_env_file=None, audit_key=KEY.decode(), audit_checkpoint_path=checkpoints,
+                        audit_checkpoint_every=10)
+    app = create_app(settings, client, audit_db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://audit.test") as http:
+        answers = await asyncio.gather(*(http.get(f"/cases/BURST-{n}") for n in range(60)))
+    commits = app.state.audit_commits.transactions
+    assert {a.status_code for a in answers} == {401}
+    check = verify_chain(audit_db, keyed(checkpoints, every=10))
+    assert check.ok and (check.count, check.checkpoints_matched) == (60, 6), check
+    assert {r.path for r in rows(audit_db)} == {f"/cases/BURST-{n}" for n in range(60)}
+    assert 1 <= commits < 60, commits
