@@ -7,10 +7,12 @@ may read it. The read model is written from the answer after the caller has it.
 """
 
 import asyncio
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
@@ -26,6 +28,7 @@ from temporalio.service import RPCError
 
 from api.case_access import read_case_file
 from api.errors import from_action_rpc_error, from_update_failure, try_again
+from api.group_commit import GroupCommit
 from api.redaction import WITHHELD, sees_contact_details, visible_history
 from core.profiles import team_member_problem
 from core.settings import Settings
@@ -35,7 +38,7 @@ from models.case import Actor, HistoryEntry
 from models.deadlines import Deadline
 from models.enums import CaseState
 from readmodel.history import entry_by_request, entry_by_version
-from readmodel.projection import project_answer
+from readmodel.projection import project_answers
 from workflows import lifecycle
 from workflows.case import case_workflow_id
 
@@ -59,7 +62,19 @@ class Taken:
     """An accepted action's answer, and the read-model write to run once it is sent."""
 
     answer: ActionResponse
-    project: Callable[[], None] | None = None
+    project: Callable[[], Awaitable[None]] | None = None
+
+
+def _answers_commit(engine: Engine) -> GroupCommit[tuple[str, HistoryEntry, ActionResult]]:
+    """The read-model writes from answers, one group commit per engine (api/group_commit.py):
+    a burst of actions is written in a few transactions, not one each."""
+    commit = _ANSWER_COMMITS.get(engine)
+    if commit is None:
+        commit = _ANSWER_COMMITS[engine] = GroupCommit(partial(project_answers, engine))
+    return commit
+
+
+_ANSWER_COMMITS: "weakref.WeakKeyDictionary[Engine, GroupCommit[Any]]" = weakref.WeakKeyDictionary()
 
 
 async def take_action(client: Client, engine: Engine, settings: Settings,
@@ -104,7 +119,7 @@ async def take_action(client: Client, engine: Engine, settings: Settings,
         assert result.entry is not None
         reasons, detail = lifecycle.recorded_text(request)
         entry = result.entry.model_copy(update={"reasons": reasons, "detail": detail})
-        project = partial(project_answer, engine, reference, entry, result)
+        project = partial(_answers_commit(engine).write, [(reference, entry, result)])
         answer = _action_response(request.request_id, entry, result)
     return Taken(await _as_seen_by(answer, client, reference, actor), project)
 

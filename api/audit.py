@@ -12,12 +12,12 @@ entries, the requests still succeed (as reads and actions do while the read mode
 the entries go to the error log instead, whole, so an operator can see the gap.
 """
 
-import asyncio
 import logging
 import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.group_commit import GroupCommit
 from core.audit import AuditEntry, AuditTrail, append_many
 from models.case import Actor
 
@@ -116,54 +117,17 @@ class AuditMiddleware:
                     await _record(scope, entries)
 
 
-# At most this many entries share one transaction (a burst of thousands is several).
-BATCH_LIMIT = 500
-
-
-class GroupCommit:
-    """Writes the entries of requests that finish close together in one transaction each.
-
-    The first request to finish starts a writer; those finishing while it writes wait for the
-    next batch. Each waits until its own entries are committed (or logged as lost), so the
-    entry is in the database when the request's handling ends, as it was when each request
-    wrote its own."""
-
-    def __init__(self) -> None:
-        self._waiting: list[tuple[list[AuditEntry], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self.transactions = 0  # how many batches were written (the group commit's effect)
-
-    async def write(self, engine: Any, trail: AuditTrail, entries: list[AuditEntry]) -> None:
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._waiting.append((entries, done))
-        if self._writer is None or self._writer.done() or self._writer.get_loop() is not loop:
-            self._writer = asyncio.create_task(self._write_batches(engine, trail))
-        await done
-
-    async def _write_batches(self, engine: Any, trail: AuditTrail) -> None:
-        while self._waiting:
-            batch: list[tuple[list[AuditEntry], asyncio.Future[None]]] = []
-            size = 0
-            while self._waiting and (not batch or size + len(self._waiting[0][0]) <= BATCH_LIMIT):
-                entries, done = self._waiting.pop(0)
-                batch.append((entries, done))
-                size += len(entries)
-            entries = [e for request_entries, _ in batch for e in request_entries]
-            self.transactions += 1
-            try:
-                await anyio.to_thread.run_sync(append_many, engine, entries, trail)
-            except SQLAlchemyError as err:
-                for entry in entries:
-                    log.error("audit entry NOT written (%s): %s", type(err).__name__, entry)
-            finally:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-
-
 async def _record(scope: Scope, entries: list[AuditEntry]) -> None:
     state = scope["app"].state
     if not hasattr(state, "audit_commits"):
-        state.audit_commits = GroupCommit()
-    await state.audit_commits.write(state.engine, state.audit, entries)
+        engine, trail = state.engine, state.audit
+        state.audit_commits = GroupCommit(partial(_append_or_log, engine, trail))
+    await state.audit_commits.write(entries)
+
+
+def _append_or_log(engine: Any, trail: AuditTrail, entries: list[AuditEntry]) -> None:
+    try:
+        append_many(engine, entries, trail)
+    except SQLAlchemyError as err:
+        for entry in entries:
+            log.error("audit entry NOT written (%s): %s", type(err).__name__, entry)

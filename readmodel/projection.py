@@ -148,3 +148,21 @@ def project_answer(engine: Engine, reference: str, entry: HistoryEntry,
         log.warning("read model not written from the answer (%s); the workflow's backstop "
                     "writes it", type(err).__name__,
                     extra={"reference": reference, "version": entry.version})
+
+
+def project_answers(engine: Engine,
+                    answers: Sequence[tuple[str, HistoryEntry, ActionResult]]) -> None:
+    """record_answer for many answers in one transaction (the API's group commit), the cases
+    in reference order so that two writers never wait on each other's locks in a cycle. If the
+    batch fails, each answer is written on its own, so one that cannot be written costs no
+    other its write (and what is still not written is left to the workflow's backstop)."""
+    if not answers:
+        return
+    try:
+        with Session(engine) as session:
+            for reference, entry, result in sorted(answers, key=lambda a: (a[0], a[1].version)):
+                record_answer(session, reference, entry, result)
+            session.commit()
+    except SQLAlchemyError:
+        for reference, entry, result in answers:
+            project_answer(engine, reference, entry, result)

@@ -5,6 +5,7 @@ case's workflow projects only after its backstop period, once for a burst of act
 its deadline timer unless an action moved the next deadline earlier.
 """
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,6 +159,42 @@ async def test_the_api_writes_the_read_model_from_the_answer(
         with Session(engine) as session:
             assert session.get(HistoryRow, (reference, answer["version"])) is not None
     await client.get_workflow_handle(case_workflow_id(reference)).terminate("test over")
+
+
+@pytest.mark.asyncio
+async def test_a_burst_of_answers_is_written_in_fewer_transactions_every_one_of_them(
+        client: Client, worker: None, settings: Any, engine: Any, auth: Any) -> None:
+    """The API's writes from answers are a group commit: a burst of actions on many cases
+    shares transactions, and every action's entry and row are written before the API is done."""
+    from api.acting import _answers_commit
+
+    slow = settings.model_copy(update={"projection_backstop_seconds": 3600})
+    app = create_app(slow, client, engine)
+    references = [new_reference("BURST") for _ in range(12)]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://cases.test", timeout=60) as api:
+        for reference in references:
+            opened = await api.post("/cases", json=new_case_body(reference),
+                                    headers=auth("officer_in_case"))
+            assert opened.status_code == 201, opened.text
+        before = _answers_commit(engine).transactions
+        body = {"action": {"kind": "record_evidence_item",
+                           **ACTION_EXAMPLES["record_evidence_item"]}}
+        answers = await asyncio.gather(*(
+            api.post(f"/cases/{ref}/actions", json=body, headers=auth("officer_in_case"))
+            for ref in references for _ in range(3)))
+        written = _answers_commit(engine).transactions - before
+    assert {a.status_code for a in answers} == {200}
+    with Session(engine) as session:
+        for answer, (ref, _) in zip(answers, [(r, n) for r in references for n in range(3)],
+                                    strict=True):
+            assert session.get(HistoryRow, (ref, answer.json()["version"])) is not None
+        for ref in references:
+            row = session.get(CaseRow, ref)
+            assert row is not None and row.version == 4  # opened, then three items
+    assert 1 <= written < len(answers), written
+    for ref in references:
+        await client.get_workflow_handle(case_workflow_id(ref)).terminate("test over")
 
 
 def test_a_failing_write_from_the_answer_is_left_to_the_backstop(caplog: Any) -> None:

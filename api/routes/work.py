@@ -146,7 +146,7 @@ async def reassign_all(
                     f"{detail.get('rule', refusal.status_code)}: {detail.get('message', '')}"))
             if taken.project is not None:
                 # Written before answering: the next read of anyone's work already sees it.
-                await asyncio.to_thread(taken.project)
+                await taken.project()
             return Moved(reference=reference, role=role, version=taken.answer.version)
 
     results = await asyncio.gather(*(hand_over(ref, role) for ref, role in held))
