@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -65,20 +66,25 @@ def workflow_runner() -> SandboxedWorkflowRunner:
         .with_passthrough_all_modules())
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine,
-                 executor: ThreadPoolExecutor, task_queue: str | None = None,
-                 **worker_options: Any) -> Worker:
+def activities(client: Client, settings: Settings, engine: Engine) -> list[Callable[..., Any]]:
+    """An implementation of each of workflows/activity_contracts.py's contracts."""
     read_model = ReadModelActivities(engine)
     notifications = NotificationActivities(engine, make_notifier(settings),
                                            settings.staff_email_domain)
+    return [read_model.project_case, read_model.history_versions_missing, notifications.send,
+            LinkingActivities(engine).find, SpocContactActivities(engine).area_figures,
+            Sweeper(client, engine, settings).sweep_activity]
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine,
+                 executor: ThreadPoolExecutor, task_queue: str | None = None,
+                 **worker_options: Any) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[CaseWorkflow, SpocContactWorkflow, StuckCaseSweep],
         workflow_runner=workflow_runner(),
-        activities=[read_model.project_case, read_model.history_versions_missing, notifications.send,
-                    LinkingActivities(engine).find, SpocContactActivities(engine).area_figures,
-                    Sweeper(client, engine, settings).sweep_activity],
+        activities=activities(client, settings, engine),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         interceptors=[ActivityMetrics(), *worker_options.pop("interceptors", ())],

@@ -7,12 +7,13 @@ strongest evidence; a name alone is weak and is reported as such, never hidden.
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, or_, select
-from temporalio import activity
 
 from models.linking import LinkQuery, SuspectMatch
 from models.people import Suspect
 from models.tables import CaseRow, SuspectRow
 from readmodel.suspects import identifiers_of, normalise_name, surname_of
+from workflows import activity_contracts as contracts
+from workflows.activity_contracts import implements
 
 NAME_AND_DOB = 0.9
 IDENTIFIER = 0.95
@@ -51,7 +52,7 @@ class LinkingActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @activity.defn(name="find_linked_cases")
+    @implements(contracts.find_linked_cases)
     def find(self, query: LinkQuery) -> list[SuspectMatch]:
         """Matches in other cases, best first; indexed by normalised name and identifiers."""
         names = [normalise_name(s.name) for s in query.suspects]

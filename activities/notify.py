@@ -22,6 +22,8 @@ from core.profiles import get_profile
 from core.staff_routing import ROLE_MAILBOX, StaffRoute, deputy_note, route_staff
 from models.notifications import Notification
 from models.tables import OutboxRow
+from workflows import activity_contracts as contracts
+from workflows.activity_contracts import implements
 from workflows.calendar import london_today
 
 
@@ -132,7 +134,7 @@ class NotificationActivities:
     def __init__(self, engine: Engine, notifier: Notifier, staff_domain: str) -> None:
         self._engine, self._notifier, self._staff_domain = engine, notifier, staff_domain
 
-    @activity.defn(name="send_notification")
+    @implements(contracts.send_notification)
     def send(self, notification: Notification) -> str:
         """Deliver once: an outbox row marked sent means a retry does nothing. A retry after a
         failed delivery sends where the first attempt was routed, so the row stays true."""

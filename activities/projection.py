@@ -3,12 +3,13 @@
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from models.actions import ProjectionInput
 from models.case import CaseFile
 from readmodel.projection import missing_versions, write_case, write_entries
+from workflows import activity_contracts as contracts
+from workflows.activity_contracts import implements
 
 
 def _unavailable(err: SQLAlchemyError) -> ApplicationError:
@@ -22,7 +23,7 @@ class ReadModelActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @activity.defn(name="project_case")
+    @implements(contracts.project_case)
     def project_case(self, projection: ProjectionInput | CaseFile) -> int:
         """Write history entries once and, when given, the case's facts, in one transaction.
 
@@ -41,7 +42,7 @@ class ReadModelActivities:
             raise _unavailable(err) from None
         return projection.case.version if projection.case else 0
 
-    @activity.defn(name="history_versions_missing")
+    @implements(contracts.history_versions_missing)
     def history_versions_missing(self, projection: ProjectionInput) -> list[int]:
         """Which of these entries' versions the read model lacks (the API writes most)."""
         try:

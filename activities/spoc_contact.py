@@ -2,17 +2,18 @@
 
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio import activity
 
 from core.reports import Period, spoc_monthly
 from models.spoc import AreaFigures, AreaMonth, SpocFigure
+from workflows import activity_contracts as contracts
+from workflows.activity_contracts import implements
 
 
 class SpocContactActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @activity.defn(name="area_figures")
+    @implements(contracts.area_figures)
     def area_figures(self, month: AreaMonth) -> AreaFigures:
         with Session(self._engine) as session:
             rows = spoc_monthly(session, month.area, Period(month.first_day, month.last_day))

@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from temporalio import activity
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import (
     Client,
@@ -45,8 +44,10 @@ from core.settings import Settings
 from models.monitoring import AlertRow, Reason
 from readmodel.alerts import upsert_alerts
 from readmodel.monitoring import scrub_failure
+from workflows import activity_contracts as contracts
 from workflows import search
-from workflows.sweep import SWEEP_ACTIVITY, SWEEP_WORKFLOW
+from workflows.activity_contracts import implements
+from workflows.sweep import SWEEP_WORKFLOW
 
 log = logging.getLogger("sweeper")
 RUNNING_CASES = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
@@ -145,7 +146,7 @@ class Sweeper:
         log.info("sweep: %d open alert(s), %d ended workflow(s)", len(seen), ended)
         return len(seen) + ended
 
-    @activity.defn(name=SWEEP_ACTIVITY)
+    @implements(contracts.sweep_stuck_cases)
     async def sweep_activity(self) -> int:
         return await self.sweep()
 

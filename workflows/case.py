@@ -44,8 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from models.case import Actor, CaseFile, HistoryEntry, case_facts
     from models.deadlines import Deadline, DeadlineMarks
     from models.enums import CaseState, Outcome, Role
-    from models.linking import LinkQuery, SuspectMatch
+    from models.linking import LinkQuery
     from models.notifications import Notification
+    from workflows import activity_contracts as contracts
     from workflows import lifecycle, metrics, search
     from workflows.breach import breach_case
     from workflows.calendar import LONDON, at_local
@@ -307,11 +308,10 @@ class CaseWorkflow:
             return
         try:
             matches = await workflow.execute_activity(
-                "find_linked_cases", LinkQuery(reference=self.case.reference,
+                contracts.find_linked_cases, LinkQuery(reference=self.case.reference,
                                                police_area=self.case.police_area,
                                                suspects=self.case.suspects),
-                result_type=list[SuspectMatch], start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=LINK_SEARCH_RETRY)
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=LINK_SEARCH_RETRY)
         except ActivityError:
             self._link_search_retry_at = now + RETRY_FAILED_DELIVERY_AFTER
             return
@@ -347,9 +347,9 @@ class CaseWorkflow:
         missing: set[int] = set()
         if answered:
             missing = set(await workflow.execute_activity(
-                "history_versions_missing",
+                contracts.history_versions_missing,
                 ProjectionInput(reference=snapshot.reference, entries=answered),
-                result_type=list[int], start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PROJECTION_RETRY))
         chunks = _chunks([e for e in entries if not e.request_id or e.version in missing])
         for chunk in chunks[:-1]:
@@ -360,7 +360,7 @@ class CaseWorkflow:
 
     async def _project_activity(self, projection: ProjectionInput) -> None:
         await workflow.execute_activity(
-            "project_case", projection, start_to_close_timeout=timedelta(seconds=30),
+            contracts.project_case, projection, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=PROJECTION_RETRY)
 
     def _forget_met_marks(self, projected: dict[str, datetime]) -> None:
@@ -470,7 +470,7 @@ class CaseWorkflow:
                        deadline_id: str, fresh: bool) -> bool:
         try:
             await asyncio.gather(*(workflow.execute_activity(
-                "send_notification", n, start_to_close_timeout=timedelta(seconds=30),
+                contracts.send_notification, n, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=NOTIFY_RETRY) for n in notifications))
         except ActivityError as err:
             self._mark_after_await(mark, deadline_id, fresh).failing = str(err.cause or err)[:300]

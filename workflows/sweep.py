@@ -9,8 +9,10 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from workflows import activity_contracts as contracts
+
 SWEEP_WORKFLOW = "StuckCaseSweep"
-SWEEP_ACTIVITY = "sweep_stuck_cases"
 
 
 @workflow.defn(name=SWEEP_WORKFLOW)
@@ -18,7 +20,6 @@ class StuckCaseSweep:
     @workflow.run
     async def run(self) -> int:
         """Sweep once; the next scheduled run tries again, so retries stay few."""
-        result: int = await workflow.execute_activity(
-            SWEEP_ACTIVITY, start_to_close_timeout=timedelta(minutes=4),
+        return await workflow.execute_activity(
+            contracts.sweep_stuck_cases, start_to_close_timeout=timedelta(minutes=4),
             retry_policy=RetryPolicy(maximum_attempts=2))
-        return result
