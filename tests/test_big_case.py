@@ -146,7 +146,11 @@ async def test_a_request_id_applied_in_an_earlier_run_is_answered_with_its_first
 
     first = [await execute_action(handle, request(n)) for n in range(30)]
     first_run = handle.first_execution_run_id
-    assert (await handle.describe()).run_id != first_run, "continued as new on the way"
+
+    async def continued() -> bool:  # the run continues as new just after an update, not in it
+        return (await handle.describe()).run_id != first_run
+
+    assert await eventually(continued), "continued as new on the way"
     again = await execute_action(handle, request(0))
     assert again.repeated and again.version == first[0].version
     assert (await handle.query(CaseWorkflow.snapshot)).version == first[-1].version

@@ -208,7 +208,8 @@ async def _report(officer: Desk, reference: str) -> None:
     await officer.choose("stalking", "yes")
     await officer.choose("domestic_abuse", "no")
     await page.fill("[name='suspects.0.suspect_id']", "S1")
-    await page.fill("[name='suspects.0.name']", "John Example")
+    # A suspect of its own: one shared with other tests' cases would be linked to them (P3.8).
+    await page.fill("[name='suspects.0.name']", f"John {reference.replace('-', ' ')}")
     await page.fill("[name='suspects.0.date_of_birth']", "1983-04-02")
     await page.fill("[name='complainants.0.complainant_id']", "C1")
     await page.fill("[name='complainants.0.name']", "Complainant One")

@@ -1,4 +1,4 @@
-"""A restraining-order case over three years of simulated time takes 20,000 actions and stays
+"""A restraining-order case over three years of simulated time takes 10,000 actions and stays
 correct: every action applied once and in the read model's history, runs kept short by
 continuing as new under the stream, no stored event near Temporal's limits, its risk reviews
 reminded throughout, and the case closing by itself the day after its order ends."""
@@ -24,7 +24,7 @@ from workflows.case import CaseWorkflow, case_workflow_id
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(900)]
 
-ACTIONS = 20_000
+ACTIONS = 10_000
 BATCHES = 20  # a batch of actions, then about eight weeks of quiet: 20 of them pass 3 years
 QUIET = timedelta(days=55)
 IN_FLIGHT = 16
