@@ -37,10 +37,10 @@ browser:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 test-postgres: $(STAMP) browser  ## the suite with the read model on PostgreSQL at 127.0.0.1:5432
-	CASES_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q
+	CASES_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest -q --durations=15
 
 histories: $(STAMP)  ## re-record tests/histories/ for the replay test (docs/versioning.md first)
 	$(BIN)/python -m scripts.record_histories
