@@ -78,13 +78,13 @@ def main() -> int:
 async def _run(config: Config, phases: list[str], results: Results, keep_logs: bool,
                checkpoint: Callable[[], None]) -> bool:
     failed = False
-    with running_stack(keep_logs=keep_logs) as stack:
+    async with running_stack(keep_logs=keep_logs) as stack:
+        await stack.start_temporal()
         log(f"stack: Temporal dev server on {stack.temporal_address}, database {stack.database}, "
             f"logs in {stack.workdir}")
-        stack.start_temporal()
         stack.start_worker()
         stack.start_floor_worker()
-        stack.start_api()
+        await stack.start_api()
         run = Run(stack, config, results)
         await run.connect()
         await asyncio.sleep(3)  # the workers' first polls
@@ -100,9 +100,8 @@ async def _run(config: Config, phases: list[str], results: Results, keep_logs: b
                 results.notes.setdefault("failures", {})[phase] = text
                 log(f"phase {phase} FAILED:\n{text}")
                 for proc in stack.procs:
-                    if not proc.alive() and proc.name in ("temporal", "worker", "api", "worker-rss"):
-                        tail = proc.log.read_text(errors="replace")[-2000:]
-                        log(f"{proc.name} exited; its log ends:\n{tail}")
+                    if not proc.running and proc.name in ("temporal", "worker", "api", "worker-rss"):
+                        log(f"{proc.name} exited; its log ends:\n{proc.tail(2000)}")
             checkpoint()
         if keep_logs or failed:
             stack.keep_logs = True

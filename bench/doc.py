@@ -22,7 +22,7 @@ def _run(*args: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    from bench.text import versions
+    from bench.page import versions
 
     lscpu = _run("lscpu")
     keep = ("Architecture", "CPU(s)", "Model name", "Thread(s) per core", "Core(s) per socket",
@@ -39,7 +39,7 @@ def machine() -> dict[str, Any]:
 
 
 def write_doc(results: Results, config: Any, command: str, out: Path) -> None:
-    from bench.text import render
+    from bench.page import render
 
     out.parent.mkdir(parents=True, exist_ok=True)
     series = results.notes.get("list_series")

@@ -25,7 +25,7 @@ from bench.floor import FLOOR_QUEUE_ENCRYPTED, FLOOR_QUEUE_PLAIN
 from bench.paths import Api, Floor, Tokens, reference
 from bench.rawhttp import RawHttp
 from bench.report import Results
-from bench.stack import Stack, free_port
+from bench.stack import STOP_TIMEOUT, Stack
 from bench.stats import Sample, Throughput, closed_loop, interleaved, percentile
 from core.settings import Settings
 from core.temporal import data_converter
@@ -292,7 +292,7 @@ class Run:
     async def breakdown(self) -> None:
         cfg = self.config
         log("breakdown: restarting the API with stage timers (bench.instrumented)")
-        self.stack.restart_api(app="bench.instrumented:create_app")
+        await self.stack.restart_api(app="bench.instrumented:create_app")
         api = self.api()
         refs = [reference("BD") for _ in range(cfg.breakdown_n + 10)]
         for ref in refs:
@@ -321,7 +321,7 @@ class Run:
                                            "projection": projection, "n": len(requests)}
         log("breakdown: profiling the API process with pyinstrument")
         await api.http.close()
-        self.stack.restart_api(app="bench.instrumented:create_app", BENCH_PYINSTRUMENT="1")
+        await self.stack.restart_api(app="bench.instrumented:create_app", BENCH_PYINSTRUMENT="1")
         api = self.api()
         refs = [reference("PF") for _ in range(cfg.profile_n)]
         for ref in refs:
@@ -334,7 +334,7 @@ class Run:
         profile = (await api.get("/bench/profile")).decode()
         self.results.notes["profile_api"] = profile
         await api.http.close()
-        self.stack.restart_api()
+        await self.stack.restart_api()
 
     async def _projection_times(self, refs: list[str]) -> dict[str, float]:
         """From each case's own history: how long after the action its projection was written."""
@@ -426,13 +426,11 @@ class Run:
     async def memory(self) -> None:
         cfg = self.config
         for name in ("api", "worker", "floor-worker"):
-            self.stack.proc(name).stop()
+            await self.stack.proc(name).stop(STOP_TIMEOUT)
         # A Temporal server of its own: the earlier phases left thousands of histories behind,
         # which would slow the opening of the cases, not the worker being measured.
-        port = free_port()
-        self.stack.start_temporal("temporal-rss", port)
-        self.stack.proc("temporal").stop()
-        address = f"127.0.0.1:{port}"
+        address = (await self.stack.start_temporal("temporal-rss")).address
+        await self.stack.proc("temporal").stop(STOP_TIMEOUT)
         client = await Client.connect(address, data_converter=data_converter(self.settings))
         # The stuck-case sweeper describes every running case once per interval; measured apart
         # (see the doc), it is kept out of the loading here so the cases open at Temporal's pace.
@@ -506,14 +504,14 @@ class Run:
         self.results.notes["rss_deadlines"] = [d.kind for d in sample.deadlines]
         desc = await client.get_workflow_handle(f"case-{prefix}-000000").describe()
         self.results.notes["rss_sample_status"] = desc.status.name if desc.status else "?"
-        worker.stop()
+        await worker.stop(STOP_TIMEOUT)
 
     # --- 6. three years on the time-skipping server ---------------------------------------------
     async def years(self) -> None:
         from temporalio.testing import WorkflowEnvironment
 
-        from bench.stack import binary
         from core.db import make_engine
+        from devstack import binary
         from tests.timer_steps import InDays, TimedCase
         from worker import build_worker
 

@@ -1,6 +1,7 @@
 """The processes a benchmark run starts and stops itself: a Temporal dev server on free ports with
 a throw-away SQLite file, its own PostgreSQL database, the case worker, the floor worker and the
 API under uvicorn. Nothing here touches the `test` database or a developer's .data/ folder.
+Starting, waiting for and stopping each process is devstack.py's, as for the process tests.
 """
 
 from __future__ import annotations
@@ -8,61 +9,20 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psycopg
 
-from workflows.search import dev_server_flags
+from devstack import ROOT, ApiProc, DevServer, Proc, WorkerProc, clean_env, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+__all__ = ["ROOT", "STOP_TIMEOUT", "Stack", "running_stack"]
+
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name, path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        raise SystemExit(f"{name} not found: `make bench` installs the project first")
-    return found
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 20) -> None:
-        if not self.alive():
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
+STOP_TIMEOUT = 20.0  # a worker drains its in-flight tasks on SIGTERM; the load leaves many
 
 
 @dataclass
@@ -71,15 +31,16 @@ class Stack:
 
     workdir: Path
     database: str
-    temporal_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
+    server: DevServer | None = None  # the first dev server: the one the run's processes use
     procs: list[Proc] = field(default_factory=list)
     keep_logs: bool = False
     files: list[Path] = field(default_factory=list)
 
     @property
     def temporal_address(self) -> str:
-        return f"127.0.0.1:{self.temporal_port}"
+        assert self.server is not None, "start_temporal() first"
+        return self.server.address
 
     @property
     def database_url(self) -> str:
@@ -94,19 +55,16 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CASES_")}
-        env.update(CASES_TEMPORAL_ADDRESS=self.temporal_address, CASES_DATABASE_URL=self.database_url,
-                   CASES_TASK_QUEUE="bench-cases", CASES_NOTIFIER="outbox",
-                   PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        env.update(extra)
-        return env
+        return clean_env(CASES_TEMPORAL_ADDRESS=self.temporal_address,
+                         CASES_DATABASE_URL=self.database_url, CASES_TASK_QUEUE="bench-cases",
+                         CASES_NOTIFIER="outbox", PYTHONPATH=str(ROOT),
+                         PYTHONUNBUFFERED="1") | extra
+
+    def _log(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
 
     def spawn(self, name: str, args: list[str], **env: str) -> Proc:
-        log = self.workdir / f"{name}.log"
-        handle = log.open("wb")
-        popen = subprocess.Popen(args, cwd=ROOT, env=self.env(**env), stdout=handle,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
-        proc = Proc(name, popen, log)
+        proc = Proc(name, args, self.env(**env), self._log(name)).start()
         self.procs.append(proc)
         return proc
 
@@ -124,25 +82,16 @@ class Stack:
         self.files.append(path)
         return path
 
-    def start_temporal(self, name: str = "temporal", port: int | None = None) -> Proc:
-        port = port or self.temporal_port
-        address = f"127.0.0.1:{port}"
-        args = [binary("temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-                "--port", str(port), "--http-port", str(free_port()),
-                "--metrics-port", str(free_port()), "--log-level", "error",
-                "--db-filename", str(self.temporal_db(name))]
-        args += dev_server_flags()
-        proc = self.spawn(name, args)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ok = subprocess.run([binary("temporal"), "operator", "cluster", "health", "--address",
-                                 address], capture_output=True).returncode == 0
-            if ok:
-                return proc
-            if not proc.alive():
-                break
-            time.sleep(0.3)
-        raise RuntimeError(f"the Temporal dev server did not start; see {proc.log}")
+    async def start_temporal(self, name: str = "temporal") -> DevServer:
+        # SQLite as the dev server sets it (no FAST_SQLITE pragmas): on tmpfs, writes cost no
+        # flush, and the floor stays comparable with earlier runs.
+        server = DevServer(self._log(name), self.temporal_db(name), name=name, pragmas=(),
+                           log_level="error", env=clean_env())
+        self.procs.append(server.start())
+        await server.ready()
+        if self.server is None:
+            self.server = server
+        return server
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     def create_database(self) -> None:
@@ -156,8 +105,10 @@ class Stack:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # --- our processes --------------------------------------------------------------------------
-    def start_worker(self, name: str = "worker") -> Proc:
-        return self.spawn(name, [sys.executable, "worker.py"])
+    def start_worker(self, name: str = "worker") -> WorkerProc:
+        proc = WorkerProc(name, self.env(), self._log(name)).start()
+        self.procs.append(proc)
+        return proc
 
     def start_floor_worker(self) -> Proc:
         return self.spawn("floor-worker", [sys.executable, "-m", "bench.floor",
@@ -165,25 +116,20 @@ class Stack:
 
     python = sys.executable
 
-    def start_api(self, *extra: str, app: str = "api.main:create_app", **env: str) -> Proc:
-        proc = self.spawn("api", [sys.executable, "-m", "uvicorn", "--factory", app,
-                                  "--host", "127.0.0.1", "--port", str(self.api_port),
-                                  "--log-level", "warning", "--no-access-log", *extra], **env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api_url}/openapi.json", timeout=2).status_code == 200:
-                    return proc
-            if not proc.alive():
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"the API did not start; see {proc.log}")
+    async def start_api(self, *extra: str, app: str = "api.main:create_app",
+                        **env: str) -> ApiProc:
+        proc = ApiProc("api", self.env(**env), self._log("api"), self.api_port, app=app,
+                       uvicorn_args=("--log-level", "warning", "--no-access-log", *extra))
+        self.procs.append(proc.start())
+        await proc.healthy()
+        return proc
 
-    def restart_api(self, *extra: str, app: str = "api.main:create_app", **env: str) -> Proc:
+    async def restart_api(self, *extra: str, app: str = "api.main:create_app",
+                          **env: str) -> ApiProc:
         old = self.proc("api")
-        old.stop()
+        await old.stop(STOP_TIMEOUT)
         self.procs.remove(old)
-        return self.start_api(*extra, app=app, **env)
+        return await self.start_api(*extra, app=app, **env)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) used so far by each process of the stack that is running,
@@ -192,7 +138,7 @@ class Stack:
 
         used: dict[str, float] = {}
         for proc in self.procs:
-            if proc.alive():
+            if proc.running:
                 with contextlib.suppress(psutil.Error):
                     p = psutil.Process(proc.pid)
                     times = p.cpu_times()
@@ -210,23 +156,23 @@ class Stack:
         used["load generator"] = me.user + me.system
         return used
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         for proc in reversed(self.procs):
-            proc.stop()
+            await proc.stop(STOP_TIMEOUT)
         self.drop_database()
         for path in self.files:
             for leftover in path.parent.glob(path.name + "*"):
                 leftover.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def running_stack(keep_logs: bool = False) -> Iterator[Stack]:
+@contextlib.asynccontextmanager
+async def running_stack(keep_logs: bool = False) -> AsyncIterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="cases-bench-"))
     stack = Stack(workdir=workdir, database=f"cases_bench_{os.getpid()}", keep_logs=keep_logs)
     stack.create_database()
     try:
         yield stack
     finally:
-        stack.stop()
+        await stack.stop()
         if not stack.keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
