@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from core.profiles import get_profile
 from core.staff_routing import ROLE_MAILBOX, StaffRoute, deputy_note, route_staff
 from models.notifications import Notification
+from models.people import MESSAGE_CHANNEL
 from models.tables import OutboxRow
 from workflows import activity_contracts as contracts
 from workflows.activity_contracts import implements
@@ -84,10 +85,8 @@ def route(notification: Notification, staff_domain: str) -> tuple[str, str]:
         # P6.4: no recorded means, no message. Refuse for good: retrying cannot help.
         raise ApplicationError("The complainant has no recorded means of contact.",
                                type="NoContactMeans", non_retryable=True)
-    if means in ("text", "telephone"):
-        return "sms", address
-    if means == "email":
-        return "email", address
+    if means in MESSAGE_CHANNEL:
+        return MESSAGE_CHANNEL[means], address
     raise ApplicationError(f"Messages cannot be sent by '{means}'; a person must make contact.",
                            type="NoContactMeans", non_retryable=True)
 

@@ -92,3 +92,9 @@ class DeadlineMarks(BaseModel):
     escalated_at: datetime | None = None
     met_at: datetime | None = None
     failing: str | None = Field(default=None, description="The last delivery failure, if any.")
+
+
+def deadline_kind(deadline_id: str) -> str:
+    """The kind of a deadline from its id: ids are "<kind>" or "<kind>:<subject>"
+    (workflows/deadlines.py)."""
+    return deadline_id.split(":", 1)[0]

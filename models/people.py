@@ -48,6 +48,20 @@ class ContactDetails(BaseModel):
     address: str | None = None
 
 
+# P6.4: the means a complainant may choose that a message can go by, and its channel. Any
+# other means (a visit, through a supporter) needs a person to make contact.
+MESSAGE_CHANNEL = {"text": "sms", "telephone": "sms", "email": "email"}
+
+
+def message_address(contact: ContactDetails) -> str | None:
+    """Where a message goes by the complainant's chosen means: a safe number first for a text
+    or call, else the e-mail. (A means no message can use, a letter or a visit, is refused
+    when sending, so the deadline shows as failing and a person makes contact.)"""
+    if MESSAGE_CHANNEL.get(contact.preferred_means.value if contact.preferred_means else "") == "sms":
+        return contact.safe_contact or contact.phone
+    return contact.email
+
+
 # The fields of ContactDetails that hold a detail (an address, a number, an e-mail, a method).
 CONTACT_VALUES = ("phone", "email", "address", "safe_contact")
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 from sqlmodel import Session, select
 
 from models.case import CaseFile, HistoryEntry
+from models.deadlines import deadline_kind
 from models.enums import ChargingDecisionKind
 from models.monitoring import DeadlineRow, FactRow
 from workflows.calendar import at_local
@@ -38,11 +39,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
-def _kind_of(deadline_id: str) -> str:
-    # Deadline ids are "kind" or "kind:subject" (workflows/deadlines.py).
-    return deadline_id.split(":", 1)[0]
-
-
 def project_deadlines(session: Session, case: CaseFile) -> None:
     """Upsert every deadline the case file knows: open ones in full, met ones by their marks."""
     existing = {row.deadline_id: row for row in session.exec(
@@ -54,7 +50,7 @@ def project_deadlines(session: Session, case: CaseFile) -> None:
             continue  # a newer version was projected already
         if row is None:
             row = DeadlineRow(reference=case.reference, deadline_id=deadline_id[:200],
-                              version=case.version, kind=_kind_of(deadline_id)[:64],
+                              version=case.version, kind=deadline_kind(deadline_id)[:64],
                               opened_at=utc(mark.opened_at))
             existing[deadline_id] = row
         d = details.get(deadline_id)

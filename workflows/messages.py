@@ -15,6 +15,7 @@ from models.case import CaseFile
 from models.deadlines import Deadline
 from models.enums import Role
 from models.notifications import Notification
+from models.people import message_address
 from workflows.calendar import LONDON
 
 
@@ -41,9 +42,7 @@ def reminders(case: CaseFile, d: Deadline) -> list[Notification]:
         complainant_id = d.subject.split("@")[0]
         person = case.complainant(complainant_id)
         contact = person.contact if person else None
-        address = contact and (contact.safe_contact or contact.phone
-                               if contact.preferred_means in ("text", "telephone")
-                               else contact.email)
+        address = message_address(contact) if contact else None
         if contact and contact.preferred_means and address:
             # Only by the means the complainant chose (P6.4); nothing unsafe in it.
             messages.append(Notification(

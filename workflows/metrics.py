@@ -13,10 +13,8 @@ or it is no longer owed), reminded or escalated; kind is the deadline's kind (ri
 
 from temporalio import workflow
 
-
-def deadline_kind(deadline_id: str) -> str:
-    # Ids are "<kind>" or "<kind>:<subject>" (workflows/deadlines.py).
-    return deadline_id.split(":", 1)[0]
+with workflow.unsafe.imports_passed_through():
+    from models.deadlines import deadline_kind
 
 
 def deadline_event(event: str, deadline_id: str) -> None:
