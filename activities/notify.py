@@ -111,7 +111,7 @@ def destination(session: Session, notification: Notification, staff_domain: str,
     owner = get_profile(session, notification.recipient_user) \
         if notification.recipient_user else None
     deputy = get_profile(session, owner.absence.deputy) if owner and owner.absence else None
-    chosen = route_staff(owner, deputy, london_today(sent_at))
+    chosen = route_staff(owner, deputy, london_today(sent_at), notification.audience)
     if chosen.email is None:
         return Destination(channel, recipient, notification.body, ROLE_MAILBOX)
     body = notification.body

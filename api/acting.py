@@ -87,8 +87,6 @@ async def take_action(client: Client, engine: Engine, settings: Settings,
     """
     reference, actor = request.reference, request.actor
     assert reference is not None
-    if isinstance(request.action, AssignCaseTeamMember):
-        await _check_team_member(client, engine, reference, actor, request.action)
     if known_key:
         first = await asyncio.to_thread(_applied_before, engine, reference, request.request_id)
         if first is not None:
@@ -96,6 +94,8 @@ async def take_action(client: Client, engine: Engine, settings: Settings,
             return Taken(await _as_seen_by(_action_response(request.request_id, first, None,
                                                             repeated=True),
                                            client, reference, actor))
+    if isinstance(request.action, AssignCaseTeamMember):
+        await _check_team_member(client, engine, reference, actor, request.action)
     try:
         result = await execute_action(client.get_workflow_handle(case_workflow_id(reference)),
                                       request, timedelta(seconds=settings.update_timeout_seconds))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from models.enums import Role
 from models.profiles import StaffProfile
 
 RoutedAs = Literal["owner", "deputy", "role_mailbox"]
@@ -27,7 +28,7 @@ def reachable(person: StaffProfile | None) -> bool:
 
 
 def route_staff(owner: StaffProfile | None, deputy: StaffProfile | None,
-                today: date) -> StaffRoute:
+                today: date, role: Role | None = None) -> StaffRoute:
     """Where a message for `owner` goes on `today` (a London date).
 
     The owner's own address, unless they are away that day: then their deputy's. Whenever the
@@ -35,7 +36,8 @@ def route_staff(owner: StaffProfile | None, deputy: StaffProfile | None,
     who can take it), the role's mailbox, which the whole team reads: a reminder must never
     sit in the inbox of someone who is not there.
     """
-    if owner is None or not reachable(owner):
+    if owner is None or not reachable(owner) or (role is not None and owner.role != role):
+        # Someone who has moved to another role no longer takes this role's work.
         return ROLE_MAILBOX
     if owner.absence is None or not owner.absence.covers(today):
         return StaffRoute("owner", owner.user_id, owner.email)

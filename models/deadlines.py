@@ -20,6 +20,9 @@ class DeadlinePolicy(BaseModel):
     # the day (pre-charge bail, MCA 1980 s.127). Deadlines counted in hours stay on the clock.
     # False keeps calendar days, as runs recorded before this rule computed them.
     day_deadlines_on_working_days: bool = True
+    # P6.4: the case team's named police SPOC is the complainant's SPOC. False keeps only the
+    # SPOC written into the contact details, as runs recorded before the case team did.
+    team_spoc_is_named_spoc: bool = True
     # P3.7: "kept under constant review"; the protocol sets no interval. 28 days is the
     # service's default; a new incident, breach or change of circumstances makes it due at once.
     risk_review_days: int = 28

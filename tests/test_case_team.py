@@ -199,3 +199,64 @@ async def test_only_someone_who_can_hold_the_role_is_named_to_it(api: Any, auth:
     assert (await name_spoc(f"nobody-yet-{suffix}")).status_code == 200  # no profile yet
     case = (await api.get(f"/cases/{reference}", headers=auth("witness_care"))).json()
     assert case["team"]["police_spoc"]["user_id"] == f"nobody-yet-{suffix}"  # WCU sees the SPOC
+
+
+def test_a_named_holder_hands_their_role_over_and_nobody_else_of_the_role_takes_it() -> None:
+    from tests.factories import actor
+
+    case = case_in(CaseState.CHARGING)
+    case = act(case, PROSECUTOR, "assign_case_team_member", role="prosecutor",
+               user_id=PROSECUTOR.user_id, reason="taking the charging review")
+    colleague = Actor(user_id="prosecutor-two", role=Role.PROSECUTOR, area=PROSECUTOR.area)
+    taking = make_request(colleague, "assign_case_team_member", role="prosecutor",
+                          user_id=colleague.user_id)
+    refusal = check(case, taking, NOW)
+    assert refusal is not None and refusal.rule == "TEAM"
+    assert f"is {PROSECUTOR.user_id}" in refusal.message
+    handed = act(case, PROSECUTOR, "assign_case_team_member", role="prosecutor",
+                 user_id=colleague.user_id, reason="leave")
+    assert handed.team[Role.PROSECUTOR].user_id == colleague.user_id
+    assert check(handed, make_request(actor("manager"), "assign_case_team_member",
+                                      role="prosecutor", user_id="p-3"), NOW) is None
+
+
+def test_the_teams_police_spoc_is_the_complainants_named_spoc_p6_4() -> None:
+    from workflows.deadlines import open_deadlines
+
+    case = act(opened(), OFFICER, "record_contact_details",
+               contact={"preferred_means": "text", "phone": "07700 900123"})
+    assert "contact_details:C1" in {d.deadline_id for d in open_deadlines(case)}
+    case = act(case, MANAGER, "assign_case_team_member", role="police_spoc", user_id="pc-9")
+    assert "contact_details:C1" not in {d.deadline_id for d in open_deadlines(case)}
+    case.policy.team_spoc_is_named_spoc = False  # a run recorded before the case team
+    assert "contact_details:C1" in {d.deadline_id for d in open_deadlines(case)}
+
+
+def test_a_cps_roles_reminder_goes_to_the_cps_area_and_names_its_person() -> None:
+    from models.actions import NewCase
+    from models.deadlines import DeadlineMarks
+    from workflows.deadlines import open_deadlines
+    from workflows.lifecycle import open_case
+    from workflows.messages import staff_message
+
+    new = NewCase.model_validate(opened().model_dump(include={"reference"}) | {
+        "police_area": "north", "cps_area": "mersey-cps", "stalking": True,
+        "domestic_abuse": False, "complainants": [{"complainant_id": "C1", "name": "C One"}],
+        "opened_by": OFFICER.model_dump()})
+    case = open_case(new, NOW).case
+    deadline = open_deadlines(case)[0]
+    case.deadline_marks = {deadline.deadline_id: DeadlineMarks(opened_at=NOW)}
+    to_prosecutor = staff_message(case, deadline, Role.PROSECUTOR, "escalate", "overdue")
+    to_officer = staff_message(case, deadline, Role.OFFICER_IN_CASE, "remind", "due")
+    assert (to_prosecutor.area, to_prosecutor.recipient_user) == ("mersey-cps", None)
+    assert (to_officer.area, to_officer.recipient_user) == ("north", OFFICER.user_id)
+
+
+def test_each_case_and_role_of_a_reassignment_has_its_own_request_id() -> None:
+    from api.routes.work import _handover_id
+
+    key, reference = "k" * 60, "R" * 40
+    ids = {_handover_id(key, reference, role) for role in ("police_spoc", "prosecutor")}
+    ids |= {_handover_id(key, reference[:-1] + "S", "police_spoc")}
+    assert len(ids) == 3 and all(len(i) <= 100 for i in ids)
+    assert _handover_id(key, reference, "prosecutor") in ids  # the same again for a retry

@@ -425,8 +425,11 @@ async def test_the_case_page_lists_orders_in_force_and_links_linked_cases(page, 
         "rows => rows.map(r => r.dataset.order)") == ["RO1"]
     near = page.locator(f"#linked-cases li[data-linked='{linked_here}'] a")
     assert await near.get_attribute("href") == f"/dashboard/cases/{linked_here}"
-    far = page.locator(f"#linked-cases li[data-linked='{linked_away}']")
-    assert await far.locator("a").count() == 0 and await far.inner_text() == linked_away
+    # Another area's case: that it exists and whom to contact, never its reference (P3.8).
+    far = page.locator("#linked-cases li[data-linked='elsewhere']")
+    assert await far.locator("a").count() == 0
+    assert await far.inner_text() == f"A case in {area}-far: contact its Police SPOC"
+    assert linked_away not in await page.content()
     await page.screenshot(path=str(shot("dashboard-case-orders.png")), full_page=True)
     await near.click()
     await page.wait_for_selector("#why-stuck")

@@ -45,6 +45,9 @@ AWAY_THIS_WEEK = (MONDAY, MONDAY + timedelta(days=4), "pc-2")
 
 def test_a_named_person_who_is_at_work_gets_their_own_message() -> None:
     assert route_staff(person(), None, MONDAY) == StaffRoute("owner", "pc-1", "pc1@force.example")
+    # Moved to another role since the case named them: the role's work goes to its mailbox.
+    assert route_staff(person(), None, MONDAY, Role.OFFICER_IN_CASE).routed_as == "owner"
+    assert route_staff(person(), None, MONDAY, Role.POLICE_SPOC) == ROLE_MAILBOX
 
 
 @pytest.mark.parametrize("day", [MONDAY, MONDAY + timedelta(days=4)], ids=["first", "last"])

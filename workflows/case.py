@@ -116,6 +116,8 @@ class CaseWorkflow:
                 self._case.policy = start.policy
         # Deadlines counted in days on working days: runs recorded before keep calendar days.
         self._case.policy.day_deadlines_on_working_days = workflow.patched("working-day-deadlines")
+        # The case team's police SPOC meets P6.4's named SPOC: runs recorded before, not.
+        self._case.policy.team_spoc_is_named_spoc = workflow.patched("team-spoc-is-named-spoc")
         if self._bounded and start.carried_over is not None:
             # The run before projected everything but what it carried over.
             self._projected_version = (self._unprojected[0].version - 1 if self._unprojected

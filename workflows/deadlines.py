@@ -149,7 +149,11 @@ def safety_check(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
 def contact_details(case: CaseFile, p: DeadlinePolicy) -> Iterator[Deadline]:
     """P6.4: a named SPOC and a preferred means of contact for each complainant, early."""
     for person in case.complainants:
-        if not (person.contact.spoc and person.contact.preferred_means):
+        # The named SPOC: the case team's police SPOC, or (as cases recorded before the team
+        # existed did) one written into the contact details.
+        named = person.contact.spoc or (p.team_spoc_is_named_spoc
+                                        and Role.POLICE_SPOC in case.team)
+        if not (named and person.contact.preferred_means):
             yield _deadline("contact_details", "P6.4",
                             f"Agree a SPOC and preferred means of contact with "
                             f"{person.complainant_id}",

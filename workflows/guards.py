@@ -112,11 +112,18 @@ def team_assigned_by_manager_or_same_role(case: CaseFile, action: a.AssignCaseTe
     """TEAM: a manager names anyone to the case team; a case handler hands over only the
     role they hold themselves (to a colleague, or taking it on). Every team role may take the
     action, so this is not the role check (ACCESS) but a rule about what it names."""
-    if actor.role is Role.MANAGER or actor.role.value == action.role.value:
+    if actor.role is Role.MANAGER:
         return None
-    return a.Refusal(rule="TEAM", message=(
-        f"Only a manager or a {action.role.value} may name the case's {action.role.value}; "
-        f"a {actor.role.value} cannot."))
+    if actor.role.value != action.role.value:
+        return a.Refusal(rule="TEAM", message=(
+            f"Only a manager or a {action.role.value} may name the case's {action.role.value}; "
+            f"a {actor.role.value} cannot."))
+    holder = case.team.get(actor.role)
+    if holder is not None and holder.user_id != actor.user_id:
+        return a.Refusal(rule="TEAM", message=(
+            f"The case's {action.role.value} is {holder.user_id}: they hand it over, or a "
+            "manager does."))
+    return None
 
 
 def p3_11_no_pin_in_stalking(case: CaseFile, action: a.IssuePin, actor: Actor,

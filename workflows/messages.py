@@ -13,7 +13,7 @@ from datetime import datetime
 from models.actions import EscalateDeadline, SystemAction
 from models.case import CaseFile
 from models.deadlines import Deadline
-from models.enums import Role
+from models.enums import CPS_ROLES, Role
 from models.notifications import Notification
 from models.people import message_address
 from workflows.calendar import LONDON
@@ -29,8 +29,10 @@ def staff_message(case: CaseFile, d: Deadline, role: Role, step: str,
     return Notification(
         idempotency_key=f"{case.reference}:{d.deadline_id}:{opened:%Y%m%dT%H%M%S}:"
                         f"{step}:{role.value}",
-        reference=case.reference, area=case.police_area, audience=role,
-        recipient_user=member.user_id if member else None,
+        # A CPS role's mailbox is its CPS area's (the same as the police area but for cases
+        # one CPS area runs for several forces).
+        reference=case.reference, area=case.cps_area if role in CPS_ROLES else case.police_area,
+        audience=role, recipient_user=member.user_id if member else None,
         subject=f"{case.reference}: {text}"[:300], body=text, deadline_id=d.deadline_id)
 
 

@@ -234,16 +234,21 @@ def _orders_in_force(row: CaseRow, today: date) -> list[OrderInForce]:
     return [o for o in orders if o.in_force_on(today)]
 
 
-def _linked_cases(session: Session, row: CaseRow, actor: Actor) -> list[tuple[str, bool]]:
-    """Each linked case's reference, and whether the user may open it (a case of their area):
-    another area's case is named, never linked, as its own page would answer 404."""
+def _linked_cases(session: Session, row: CaseRow,
+                  actor: Actor) -> list[tuple[str | None, str | None]]:
+    """Each linked case: (its reference, None) when the user may open it (a case of their
+    area); (None, its police area) for another area's, whose reference is withheld as the API
+    withholds it (P3.8: only that it exists, and whom to contact)."""
     references = [r for r in row.linked_cases.split(",") if r]
     if not references:
         return []
-    openable = set(session.exec(select(CaseRow.reference).where(
+    areas = dict(session.exec(select(CaseRow.reference, CaseRow.police_area).where(
+        col(CaseRow.reference).in_(references))).all())
+    ours = set(session.exec(select(CaseRow.reference).where(
         col(CaseRow.reference).in_(references),
         or_(col(CaseRow.police_area) == actor.area, col(CaseRow.cps_area) == actor.area))))
-    return [(r, r in openable) for r in references]
+    return [(r, None) if r in ours else (None, areas.get(r) or "another area")
+            for r in references]
 
 
 def _days(level: timedelta | None) -> float | None:

@@ -2,6 +2,7 @@
 another in one request (leave, a move, a long absence: §6.4's succession planning)."""
 
 import asyncio
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -15,6 +16,7 @@ from api.acting import take_action
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import refusal_http
+from api.redaction import sees_contact_details
 from api.responses import AUTHENTICATED, FORBIDDEN, MALFORMED, WITH_BODY, responses
 from models.actions import ActionRequest, AssignCaseTeamMember
 from models.enums import Role, TeamRole
@@ -61,6 +63,11 @@ def read_my_work(
     only = WorkFilter(overdue_only=overdue_only, due_before=due_before, kind=kind,
                       reference=reference)
     total, deadlines = my_deadlines(session, actor.user_id, actor.area, now, only, limit, offset)
+    if not sees_contact_details(actor):
+        # A description can be free text as typed (an action-plan item): a role that may not
+        # read contact details gets the deadline's kind, as the workspace shows it.
+        deadlines = [d.model_copy(update={"description": d.kind.replace("_", " ")})
+                     for d in deadlines]
     awaiting_total, awaiting = my_cases(session, actor.user_id, actor.area, awaiting_only=True,
                                         limit=50)
     return MyWork(deadlines_total=total, deadlines=deadlines, awaiting_total=awaiting_total,
@@ -79,6 +86,12 @@ def read_my_cases(
     total, items = my_cases(session, actor.user_id, actor.area, awaiting_only=awaiting_my_move,
                             include_closed=include_closed, limit=limit, offset=offset)
     return MyCases(total=total, limit=limit, offset=offset, items=items)
+
+
+def _handover_id(key: str, reference: str, role: str) -> str:
+    """One request id per case and role of a reassignment: the same again for a retry of it,
+    never one another case or role shares (a digest, as the parts may be long)."""
+    return "reassign:" + hashlib.sha256(f"{key}\x00{reference}\x00{role}".encode()).hexdigest()
 
 
 class Reassignment(BaseModel):
@@ -133,7 +146,7 @@ async def reassign_all(
 
     async def hand_over(reference: str, role: str) -> Moved:
         request = ActionRequest(
-            request_id=f"{key}:reassign:{reference}:{role}"[:100], actor=actor,
+            request_id=_handover_id(key, reference, role), actor=actor,
             reference=reference, action=AssignCaseTeamMember(
                 role=TeamRole(role), user_id=body.to_user,
                 reason=f"handed over from {user_id}: {body.reason}"[:2000]))
