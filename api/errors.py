@@ -1,5 +1,7 @@
 """The one place where refusals and Temporal failures become HTTP answers."""
 
+import logging
+
 from fastapi import HTTPException
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
@@ -9,6 +11,8 @@ from api.busy import retry_after, unavailable_detail
 from core.ended_cases import ENDED_STATUSES
 from core.temporal import is_transient
 from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
+
+log = logging.getLogger("api.errors")
 
 # A refusal's rule decides its status: another area's case is 404 (as if unknown), who may
 # act is 403, a reference to something the case does not hold is 422, everything the protocol
@@ -50,6 +54,9 @@ def from_update_failure(err: WorkflowUpdateFailedError, request_id: str) -> HTTP
         return refusal_http(details["rule"], details["message"])
     if isinstance(cause, ApplicationError) and cause.type == BUSY_ERROR_TYPE:
         return try_again(request_id, "The case's history is waiting for the read model")
+    # A fault, not a refusal: logged by its kind alone (its message can quote the action).
+    log.error("action failed in the workflow: %s (%s)", type(cause).__name__,
+              getattr(cause, "type", None) or "no type", extra={"request_id": request_id})
     return HTTPException(500, detail={"rule": "INTERNAL", "message": "The action failed."})
 
 
