@@ -117,14 +117,24 @@ async def action_form(request: Request, reference: str, kind: str, client: Tempo
     actor = _handler(request)
     if not isinstance(actor, Actor):
         return actor
+    case = await _case_to_act_on(request, actor, reference, kind, client)
+    if isinstance(case, Response):
+        return case
+    # A key per form shown: a double submit of this form applies once (the API's own rule).
+    return _action_page(request, actor, settings, case, kind, {}, key=str(uuid.uuid4()))
+
+
+async def _case_to_act_on(request: Request, actor: Actor, reference: str, kind: str,
+                          client: Any) -> dict[str, Any] | Response:
+    """The case as the API shows it to the user, or the page saying why they cannot take this
+    action on it (another area's case, another role's action)."""
     try:
         case = await cases.read_case(reference, actor, client)
     except HTTPException as err:
         return problem(request, actor, err)
     if (refused := forms_of.not_for(actor, kind)) is not None:
         return problem(request, actor, refused)
-    # A key per form shown: a double submit of this form applies once (the API's own rule).
-    return _action_page(request, actor, settings, case, kind, {}, key=str(uuid.uuid4()))
+    return case
 
 
 def _action_page(request: Request, actor: Actor, settings: Settings, case: dict[str, Any],
@@ -153,12 +163,9 @@ async def submit_action(request: Request, reference: str, kind: str, client: Tem
     values = await _form_values(request)
     if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
         return _expired(request, actor)
-    try:
-        case = await cases.read_case(reference, actor, client)
-    except HTTPException as err:
-        return problem(request, actor, err)
-    if (refused := forms_of.not_for(actor, kind)) is not None:
-        return problem(request, actor, refused)
+    case = await _case_to_act_on(request, actor, reference, kind, client)
+    if isinstance(case, Response):
+        return case
     # The key the form was shown with, kept through every showing of it after an error: an
     # answer that never came (a 503) is then retried under it and still applies once.
     key = forms_of.first(values, "idempotency_key")[:_KEY_LIMIT] or str(uuid.uuid4())
