@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from api.errors import from_update_failure
 from models.enums import Role
-from tests.timer_steps import InDays, Step, TimedCase
+from tests.timer_steps import InDays, Step, TimedCase, skip_time
 from worker import build_worker
 from workflows.calendar import add_working_days, at_local, working_days_after
 
@@ -202,8 +202,8 @@ async def test_three_year_order_is_watched_then_closes_with_bounded_history(
                    topic="order_conditions")
     first_run = (await case.handle.describe()).run_id
     for _ in range(12):  # three years, a quarter at a time: risk reviews fall due throughout
-        await skipping_env.sleep(timedelta(days=92))
-    await skipping_env.sleep(timedelta(days=10))
+        await skip_time(skipping_env, timedelta(days=92))
+    await skip_time(skipping_env, timedelta(days=10))
     result = await case.handle.result()
     assert result.state.value == "closed" and result.outcome.value == "order_expired"
     assert (await case.handle.describe()).run_id != first_run, "continued as new on the way"
