@@ -68,6 +68,8 @@ class Tally:
     statuses: Counter[int | str] = field(default_factory=Counter)  # every attempt's answer
     # every attempt that reached an API, by (API index, method, path)
     reached: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    # the body of every 5xx answer, so a failing test says what the server said
+    faults: list[str] = field(default_factory=list)
 
     @property
     def accepted(self) -> list[Outcome]:
@@ -98,6 +100,8 @@ class CaseClient:
                     method, url, json=body, headers=bearer(role) | {"Idempotency-Key": key})
                 self.tally.statuses[response.status_code] += 1
                 self.tally.reached[(which, method, url)] += 1
+                if response.status_code >= 500:
+                    self.tally.faults.append(f"{response.status_code} {response.text[:300]}")
                 if not (retry and response.status_code in RETRYABLE):
                     response.extensions["attempts"] = attempts
                     return response

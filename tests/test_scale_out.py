@@ -70,7 +70,9 @@ async def test_one_case_through_two_apis_and_two_workers_is_applied_one_at_a_tim
           f"{duplicate_versions_match} duplicates answered with their first version; "
           f"projections per worker {per_worker}; action requests per API {per_api}")
     assert [o.status for o in opened] == [201] * (1 + OTHER_CASES)
-    assert [o.status for o in outcomes] == [200] * (DISTINCT + DUPLICATED)
+    assert [o.status for o in outcomes] == [200] * (DISTINCT + DUPLICATED), (
+        tally.faults, [line for api in apis for line in api.output().splitlines()
+                       if "ERROR" in line or "Traceback" in line][:20])
     assert versions == list(range(1, 2 + DISTINCT))  # one at a time: no gap, no repeat
     assert sorted(v or 0 for v in by_key.values()) == list(range(2, 2 + DISTINCT))
     assert len(incident_actions) == DISTINCT
