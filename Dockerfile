@@ -35,4 +35,4 @@ USER cases:cases
 
 EXPOSE 8000
 
-CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "api.serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -233,12 +233,18 @@ class WorkerProc(Proc):
 
 class ApiProc(Proc):
     """The API under uvicorn on `port`: `app` is the factory to serve (the bench serves an
-    instrumented one), `uvicorn_args` any further options."""
+    instrumented one), `uvicorn_args` any further options. With `processes`, the API as
+    production starts it (`python -m api.serve`, api/serve.py) with that many processes."""
 
     def __init__(self, name: str, env: dict[str, str], log: Path, port: int, *,
-                 app: str = "api.main:create_app", uvicorn_args: tuple[str, ...] = ()) -> None:
-        argv = [sys.executable, "-m", "uvicorn", "--factory", app,
-                "--host", "127.0.0.1", "--port", str(port), *uvicorn_args]
+                 app: str = "api.main:create_app", uvicorn_args: tuple[str, ...] = (),
+                 processes: int | None = None) -> None:
+        if processes is not None:
+            argv = [sys.executable, "-m", "api.serve", "--host", "127.0.0.1", "--port",
+                    str(port), "--processes", str(processes)]
+        else:
+            argv = [sys.executable, "-m", "uvicorn", "--factory", app,
+                    "--host", "127.0.0.1", "--port", str(port), *uvicorn_args]
         super().__init__(name, argv, env, log)
         self.port = port
 

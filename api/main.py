@@ -16,7 +16,7 @@ from api.auth import TokenVerifier
 from api.dashboard import due_soon as dashboard_due_soon
 from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
-from api.metrics import MetricsMiddleware
+from api.metrics import MetricsMiddleware, process_stopped
 from api.metrics import router as metrics_router
 from api.routes import (
     cases,
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
             create_schema(app.state.engine)
             app.state.temporal = client or await connect(settings)
         yield
+        process_stopped()
 
     app = FastAPI(
         title="Stalking and harassment cases",

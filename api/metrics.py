@@ -8,19 +8,30 @@ it, and counts refusals by the rule id that the 403/409/422 body names (api/erro
 those bodies). It also fixes the request id before the audit middleware reads it, so the audit
 log, the response's X-Request-ID and every log line of the request carry the same id.
 
-Counts are per process: run one uvicorn worker per container and let Prometheus sum replicas.
+Counts are per process, and summed over the API's processes when it runs several
+(`python -m api.serve`, prometheus_client's multiprocess mode); Prometheus sums replicas.
 """
 
 import hmac
 import json
 import logging
+import os
 import re
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit import _request_id
@@ -33,7 +44,8 @@ REQUESTS = Counter("cases_api_requests", "HTTP requests answered, by route templ
 LATENCY = Histogram("cases_api_request_duration_seconds",
                     "Time to answer a request, by route template.", ["method", "route"],
                     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-IN_PROGRESS = Gauge("cases_api_requests_in_progress", "Requests being answered now.")
+IN_PROGRESS = Gauge("cases_api_requests_in_progress", "Requests being answered now.",
+                    multiprocess_mode="livesum")
 REFUSALS = Counter("cases_api_refusals", "Actions refused, by the rule id in the answer.",
                    ["rule"])
 
@@ -66,8 +78,19 @@ def metrics_credential(request: Request, credentials: Annotated[
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_credential)])
 def metrics() -> Response:
-    """Prometheus exposition of this process's counters."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition of the counters: this process's, or every API process's summed
+    when the API runs several (api/serve.py)."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def process_stopped() -> None:
+    """A stopping process's live gauges leave the sum (multiprocess mode only)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def refusal_rule(body: bytes) -> str | None:

@@ -213,7 +213,8 @@ class CheckpointFile:
         return CheckpointRead(tuple(valid), tuple(problems), exists=True)
 
     def last(self, key: bytes) -> Checkpoint | None:
-        """The newest checkpoint whose signature verifies, from the file's end only."""
+        """The newest checkpoint whose signature verifies, from the file's end only. Newest by
+        its place in the chain: several API processes append, so two may land out of order."""
         try:
             with self.path.open("rb") as file:
                 file.seek(0, os.SEEK_END)
@@ -221,14 +222,15 @@ class CheckpointFile:
                 tail = file.read()
         except FileNotFoundError:
             return None
-        for line in reversed(tail.split(b"\n")):
+        newest: Checkpoint | None = None
+        for line in tail.split(b"\n"):
             try:
                 checkpoint = Checkpoint.parse(line.decode("ascii"))
             except (ValueError, UnicodeDecodeError):
                 continue
-            if checkpoint.verifies(key):
-                return checkpoint
-        return None
+            if checkpoint.verifies(key) and (newest is None or checkpoint.sequence > newest.sequence):
+                newest = checkpoint
+        return newest
 
 
 @dataclass(frozen=True)

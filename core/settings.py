@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # worker polling, every worker busy) the action is answered 503 with its request id, to be
     # sent again (docs/operations.md).
     update_timeout_seconds: float = Field(default=30.0, gt=0)
+    # `python -m api.serve` runs this many API processes; 0: one per core (api/serve.py).
+    api_processes: int = Field(default=0, ge=0)
 
     # The API writes the read model from each action's answer; each case's workflow writes it
     # again this many seconds after an action as the durable backstop (when the API could not).

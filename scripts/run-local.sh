@@ -18,7 +18,7 @@ until "$BIN/temporal" operator cluster health --address 127.0.0.1:7233 >/dev/nul
 "$BIN/python" -m core.admin migrate
 "$BIN/python" worker.py &
 pids+=($!)
-"$BIN/uvicorn" --factory api.main:create_app --host 127.0.0.1 --port 8000 &
+"$BIN/python" -m api.serve --host 127.0.0.1 --port 8000 &  # one process per core (api/serve.py)
 pids+=($!)
 echo "API on http://127.0.0.1:8000/docs, Temporal UI on http://127.0.0.1:8233. Ctrl-C stops all."
 wait -n "${pids[@]}"

@@ -68,8 +68,9 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def api(self, name: str = "api") -> ApiProc:
-        proc = ApiProc(name, self.env(), self.workdir / f"{name}.log", port=free_port())
+    def api(self, name: str = "api", processes: int | None = None) -> ApiProc:
+        proc = ApiProc(name, self.env(), self.workdir / f"{name}.log", port=free_port(),
+                       processes=processes)
         self.procs.append(proc)
         return proc
 
@@ -92,8 +93,8 @@ class Stack:
         await self.polling(proc)
         return proc
 
-    async def start_api(self, name: str = "api") -> ApiProc:
-        proc = self.api(name)
+    async def start_api(self, name: str = "api", processes: int | None = None) -> ApiProc:
+        proc = self.api(name, processes)
         proc.start()
         await proc.healthy()
         return proc

@@ -28,6 +28,7 @@ from core import admin
 from core.audit import (
     AuditEntry,
     AuditTrail,
+    Checkpoint,
     CheckpointFile,
     append,
     append_many,
@@ -311,3 +312,16 @@ async def test_requests_finishing_together_share_a_commit_and_the_chain_holds(
     assert check.ok and (check.count, check.checkpoints_matched) == (60, 6), check
     assert {r.path for r in rows(audit_db)} == {f"/cases/BURST-{n}" for n in range(60)}
     assert 1 <= commits < 60, commits
+
+
+def test_the_newest_checkpoint_is_the_furthest_along_even_when_appended_out_of_order(
+        tmp_path: Path) -> None:
+    # Two API processes each append the checkpoint their own append made due: the later entry's
+    # line can land first. The position counted from is the furthest, not the last line.
+    checkpoints = CheckpointFile(tmp_path / "checkpoints.jsonl")
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    for sequence in (10, 20, 15):
+        checkpoints.write(Checkpoint(sequence=sequence, id=sequence, head=f"{sequence:064x}",
+                                     at=at).signed(KEY))
+    newest = checkpoints.last(KEY)
+    assert newest is not None and newest.sequence == 20

@@ -262,14 +262,16 @@ def test_no_secret_has_a_literal_default(services: dict[str, Any]) -> None:
         assert re.fullmatch(r"\$\{CASES_JWT_SIGNING_KEY:\?[^}]+\}", value), value
 
 
-def test_the_api_runs_the_app_factory(services: dict[str, Any]) -> None:
+def test_the_api_runs_its_launcher_one_process_per_core(services: dict[str, Any]) -> None:
+    # api/serve.py serves the app factory with as many processes as the container has cores.
     commands = [dockerfile_cmd()]
     if services["api"].get("command"):
         commands.append(command_words(services["api"]["command"]))
     for command in commands:
-        assert command[0] == "uvicorn" and "api.main:create_app" in command, command
-        assert "--factory" in command, command
+        assert command[:3] == ["python", "-m", "api.serve"], command
+        assert command[command.index("--host") + 1] == "0.0.0.0"
         assert command[command.index("--port") + 1] == "8000"
+        assert "--processes" not in command, "CASES_API_PROCESSES chooses; 0 is one per core"
     assert "8000:8000" in [str(port) for port in services["api"].get("ports", [])]
     check = " ".join(command_words(services["api"]["healthcheck"]["test"]))
     assert "urllib" in check and "/health" in check
