@@ -84,7 +84,7 @@ async def _run(config: Config, phases: list[str], results: Results, keep_logs: b
             f"logs in {stack.workdir}")
         stack.start_worker()
         stack.start_floor_worker()
-        await stack.start_api()
+        await stack.start_api(processes=config.api_processes)
         run = Run(stack, config, results)
         await run.connect()
         await asyncio.sleep(3)  # the workers' first polls

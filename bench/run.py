@@ -59,6 +59,8 @@ class Config:
     # One case: its actions' cost measured after this many earlier actions, over a window each.
     bigcase_points: list[int] = field(default_factory=lambda: [10, 1_000, 10_000])
     bigcase_window: int = 100
+    # The API as production runs it: python -m api.serve, 0 = one process per core.
+    api_processes: int = 0
 
     @classmethod
     def quick_run(cls) -> Config:
@@ -334,7 +336,7 @@ class Run:
         profile = (await api.get("/bench/profile")).decode()
         self.results.notes["profile_api"] = profile
         await api.http.close()
-        await self.stack.restart_api()
+        await self.stack.restart_api(processes=self.config.api_processes)
 
     async def _projection_times(self, refs: list[str]) -> dict[str, float]:
         """From each case's own history: how long after the action its projection was written."""

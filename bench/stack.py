@@ -14,8 +14,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:
+    import psutil
 
 from devstack import ROOT, ApiProc, DevServer, Proc, WorkerProc, clean_env, free_port
 
@@ -117,19 +121,22 @@ class Stack:
     python = sys.executable
 
     async def start_api(self, *extra: str, app: str = "api.main:create_app",
-                        **env: str) -> ApiProc:
+                        processes: int | None = None, **env: str) -> ApiProc:
+        """The API: as production runs it (`python -m api.serve`, one process per core unless
+        `processes` says) when `processes` is given, else `app` under one uvicorn process."""
         proc = ApiProc("api", self.env(**env), self._log("api"), self.api_port, app=app,
-                       uvicorn_args=("--log-level", "warning", "--no-access-log", *extra))
+                       uvicorn_args=("--log-level", "warning", "--no-access-log", *extra),
+                       processes=processes)
         self.procs.append(proc.start())
         await proc.healthy()
         return proc
 
     async def restart_api(self, *extra: str, app: str = "api.main:create_app",
-                          **env: str) -> ApiProc:
+                          processes: int | None = None, **env: str) -> ApiProc:
         old = self.proc("api")
         await old.stop(STOP_TIMEOUT)
         self.procs.remove(old)
-        return await self.start_api(*extra, app=app, **env)
+        return await self.start_api(*extra, app=app, processes=processes, **env)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time (user + system) used so far by each process of the stack that is running,
@@ -143,7 +150,7 @@ class Stack:
                     p = psutil.Process(proc.pid)
                     times = p.cpu_times()
                     used[proc.name] = times.user + times.system + times.children_user + \
-                        times.children_system
+                        times.children_system + _live_children_cpu(p)
         total = 0.0
         for p in psutil.process_iter(["name", "cmdline"]):
             with contextlib.suppress(psutil.Error, TypeError):
@@ -163,6 +170,19 @@ class Stack:
         for path in self.files:
             for leftover in path.parent.glob(path.name + "*"):
                 leftover.unlink(missing_ok=True)
+
+
+def _live_children_cpu(process: psutil.Process) -> float:
+    """CPU used by a process's children still running (the API's launcher runs one process
+    per core): psutil's children_* times count only children that have ended."""
+    import psutil
+
+    total = 0.0
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            times = child.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @contextlib.asynccontextmanager
