@@ -18,6 +18,7 @@ from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware, process_stopped
 from api.metrics import router as metrics_router
+from api.query import refuse_repeated_query_parameters
 from api.routes import (
     cases,
     codec,
@@ -61,7 +62,9 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
         description="Cases run end to end under the joint NPCC/CPS protocol on stalking or "
                     "harassment offences. A refused action answers 409 with the rule id.",
         lifespan=lifespan,
-        dependencies=[Depends(refuse_control_characters)],  # every JSON body (api/text.py)
+        # Every JSON body (api/text.py) and every query string (api/query.py).
+        dependencies=[Depends(refuse_control_characters),
+                      Depends(refuse_repeated_query_parameters)],
     )
     app.state.settings = settings
     if client is not None and engine is not None:  # tests and embedders hand both in

@@ -418,3 +418,17 @@ async def test_a_new_case_with_a_control_character_is_refused_naming_the_field(
     refused = await api.post("/cases", json=keyed, headers=officer)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "complainants", 0, "contact", "note\\x00"]
+
+
+# Query strings: each parameter once (api/query.py)
+
+@pytest.mark.parametrize("path", ["/me/work", "/cases/stuck", "/cases/due-soon"])
+async def test_a_query_parameter_given_twice_is_refused_naming_it(
+        path: str, api: httpx.AsyncClient, auth: Any) -> None:
+    manager = auth("manager")
+    refused = await api.get(f"{path}?limit=5&offset=0&limit=1", headers=manager)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"] == [{
+        "loc": ["query", "limit"], "type": "repeated_parameter",
+        "msg": "Given more than once: send each query parameter once."}]
+    assert (await api.get(f"{path}?limit=5&offset=0", headers=manager)).status_code == 200
