@@ -382,6 +382,7 @@ class RecordVerdict(_Action):
 
 
 ORDER_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}-RO[0-9]{1,6}$"
+OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN)]
 
 
 class RecordSentence(_Action):
@@ -398,10 +399,10 @@ class RecordSentence(_Action):
     charges: list[ChargeSentence] = Field(
         default_factory=list, max_length=50, description="The sentence passed for each charge.")
     sentenced_on: date | None = Field(default=None, description="The day the court sentenced.")
-    orders: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+    orders: list[OrderId] = Field(
         default_factory=list, max_length=50,
         description="Restraining orders made with the sentence, of this case or a linked one.")
-    orders_revoked: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+    orders_revoked: list[OrderId] = Field(
         default_factory=list, max_length=50,
         description="Restraining orders revoked with it, of this case or a linked one.")
 
