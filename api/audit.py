@@ -24,8 +24,9 @@ import anyio
 from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from api.group_commit import GroupCommit
 from core.audit import AuditEntry, AuditTrail, append_many
 from models.case import Actor
@@ -87,16 +88,10 @@ def _entries(scope: Scope, at: datetime, status: int, request_id: str) -> list[A
     ) for reference in references]
 
 
-class AuditMiddleware:
+class AuditMiddleware(HttpMiddleware):
     """ASGI middleware: tags each response with its request id and audits it after sending."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         at, request_id = datetime.now(UTC), _request_id(scope)
         status = 500  # what the server answers if the app raises before responding
 

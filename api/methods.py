@@ -16,6 +16,8 @@ from starlette.responses import Response
 from starlette.routing import compile_path, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
+
 try:  # FastAPI 0.165 keeps included routers whole; this walks the routes inside them
     from fastapi.routing import iter_route_contexts
 
@@ -45,11 +47,11 @@ def allowed_methods(table: RouteTable, path: str) -> list[str]:
     return sorted(methods | {"OPTIONS"}) if methods else []
 
 
-class AllowedMethods:
+class AllowedMethods(HttpMiddleware):
     """ASGI middleware: OPTIONS is 204 with Allow; a 405 gets the complete Allow."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self._table: RouteTable | None = None  # built at the first request: routes are final
 
     def _allowed(self, scope: Scope) -> list[str]:
@@ -57,10 +59,7 @@ class AllowedMethods:
             self._table = route_table(scope["app"])
         return allowed_methods(self._table, get_route_path(scope))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "OPTIONS" and (methods := self._allowed(scope)):
             await Response(status_code=204, headers={"Allow": ", ".join(methods)})(
                 scope, receive, send)

@@ -32,8 +32,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from api.asgi import HttpMiddleware
 from api.audit import _request_id
 from core.logging import log_context
 
@@ -102,16 +103,10 @@ def refusal_rule(body: bytes) -> str | None:
     return str(rule)[:40] if rule else None
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     """Outermost ASGI middleware: request id, log context, metrics and the request line."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = _request_id(scope)
         # The audit middleware, inside this one, takes the id from the header: make it ours.
         scope["headers"] = [(k, v) for k, v in scope.get("headers", []) if k != b"x-request-id"]

@@ -58,6 +58,16 @@ class _Text(BaseModel):
     model_config = {"str_max_length": TEXT_LIMIT}
 
 
+# The field types the actions share, each written once: text that must be given (up to the
+# limit of all text, or the shorter one), a note that may be left empty, an id of an item the
+# case holds, and the day an order ends (None: until further order).
+Text = Annotated[str, Field(min_length=1, max_length=TEXT_LIMIT)]
+ShortText = Annotated[str, Field(min_length=1, max_length=2000)]
+Note = Annotated[str, Field(max_length=TEXT_LIMIT)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+UntilFurtherOrder = Annotated[date | None, Field(description="None: until further order.")]
+
+
 def _kind_is_required(schema: dict[str, Any]) -> None:
     """`kind` has a default so that code can build an action without naming it, but a request
     must always name it: it is the union's discriminator, and the union refuses a body without
@@ -74,7 +84,7 @@ class _Action(_Text):
 
 
 class ForComplainant(_Action):
-    complainant_id: str = Field(min_length=1, max_length=64)
+    complainant_id: Id
 
 
 # --- people and risk (§3, §6) -------------------------------------------------------------
@@ -105,7 +115,7 @@ class RecordAddressChange(ForComplainant):
 
 class RecordAlteredBehaviour(ForComplainant):
     kind: Literal["record_altered_behaviour"] = "record_altered_behaviour"
-    answer: str = Field(min_length=1, max_length=2000)
+    answer: ShortText
 
 
 class RecordSpecialMeasuresViews(ForComplainant):
@@ -125,7 +135,7 @@ class RecordVps(ForComplainant):
 
 class RecordOrderViews(ForComplainant):
     kind: Literal["record_order_views"] = "record_order_views"
-    views: str = Field(min_length=1, max_length=5000)
+    views: Text
 
 
 class RecordComplainantInformed(ForComplainant):
@@ -140,7 +150,7 @@ class RecordComplainantInformed(ForComplainant):
 class RecordEvidenceItem(_Action):
     kind: Literal["record_evidence_item"] = "record_evidence_item"
     item: str = Field(min_length=1, max_length=200)
-    note: str = Field(default="", max_length=5000)
+    note: Note = ""
 
 
 class RecordSuspectAccount(_Action):
@@ -151,7 +161,7 @@ class RecordSuspectAccount(_Action):
 class AddCandidateOffence(_Action):
     kind: Literal["add_candidate_offence"] = "add_candidate_offence"
     offence: Offence
-    note: str = Field(default="", max_length=5000)
+    note: Note = ""
     online: bool = False
     last_act_on: date | None = Field(
         default=None, description="The latest act in the course of conduct (MCA 1980 s.127)."
@@ -160,20 +170,20 @@ class AddCandidateOffence(_Action):
 
 class RecordStalkingConsidered(_Action):
     kind: Literal["record_stalking_considered"] = "record_stalking_considered"
-    decision: str = Field(min_length=1, max_length=2000)
-    reasons: str = Field(min_length=1, max_length=5000)
+    decision: ShortText
+    reasons: Text
 
 
 class RecordMultiAgencyReferral(_Action):
     kind: Literal["record_multi_agency_referral"] = "record_multi_agency_referral"
     marac_considered: bool
     mappa_considered: bool
-    outcome: str = Field(min_length=1, max_length=2000)
+    outcome: ShortText
 
 
 class IssuePin(_Action):
     kind: Literal["issue_pin"] = "issue_pin"
-    reasons: str = Field(min_length=1)
+    reasons: Text
 
 
 class RecordBail(_Action):
@@ -185,14 +195,14 @@ class ReportBailBreach(_Action):
     """P4.13: a breach of pre-charge bail; further offences go before the prosecutor here."""
 
     kind: Literal["report_bail_breach"] = "report_bail_breach"
-    description: str = Field(min_length=1, max_length=5000)
+    description: Text
     further_offences: list[Offence] = Field(
         default_factory=list, description="Offences the breach may amount to (e.g. s.2A/s.4A).")
 
 
 class RecordNewIncident(_Action):
     kind: Literal["record_new_incident"] = "record_new_incident"
-    description: str = Field(min_length=1, max_length=5000)
+    description: Text
 
 
 # --- the case team (§6.4) ----------------------------------------------------------------
@@ -227,8 +237,8 @@ class RecordHistoryConsidered(_Action):
 
 
 class NewActionPlanItem(_Text):
-    item_id: str = Field(min_length=1, max_length=64)
-    description: str = Field(min_length=1)
+    item_id: Id
+    description: Text
     due_on: date
 
 
@@ -257,12 +267,12 @@ class MakeChargingDecision(_Action):
 class CompleteActionItem(_Action):
     kind: Literal["complete_action_item"] = "complete_action_item"
     item_id: str
-    note: str = Field(default="", max_length=5000)
+    note: Note = ""
 
 
 class RecordFurtherEvidence(_Action):
     kind: Literal["record_further_evidence"] = "record_further_evidence"
-    note: str = Field(min_length=1)
+    note: Text
 
 
 # --- case preparation (§5) ----------------------------------------------------------------
@@ -298,15 +308,15 @@ class RecordWithdrawal(ForComplainant):
 
 class RecordProceedDecision(_Action):
     kind: Literal["record_proceed_decision"] = "record_proceed_decision"
-    decision: str = Field(min_length=1)
-    reasons: str = Field(min_length=1)
+    decision: Text
+    reasons: Text
 
 
 class RecordSafetyCheck(ForComplainant):
     kind: Literal["record_safety_check"] = "record_safety_check"
     complainant_safe: bool
     children_and_dependents_safe: bool
-    sources: str = Field(min_length=1)
+    sources: Text
 
 
 class ApplyWitnessSummons(ForComplainant):
@@ -331,12 +341,12 @@ class RecordFirstAppearance(_Action):
 # --- pleas and trial (§7, §8) -------------------------------------------------------------
 class RecordManagerAuthority(_Action):
     kind: Literal["record_manager_authority"] = "record_manager_authority"
-    note: str = Field(min_length=1)
+    note: Text
 
 
 class RecordComplainantPleaViews(_Action):
     kind: Literal["record_complainant_plea_views"] = "record_complainant_plea_views"
-    views: str = Field(min_length=1)
+    views: Text
 
 
 class LesserPleaReasons(_Text):
@@ -372,6 +382,7 @@ class RecordVerdict(_Action):
 
 
 ORDER_ID_PATTERN = r"^[A-Z0-9][A-Z0-9-]{2,39}-RO[0-9]{1,6}$"
+OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN)]
 
 
 class RecordSentence(_Action):
@@ -388,10 +399,10 @@ class RecordSentence(_Action):
     charges: list[ChargeSentence] = Field(
         default_factory=list, max_length=50, description="The sentence passed for each charge.")
     sentenced_on: date | None = Field(default=None, description="The day the court sentenced.")
-    orders: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+    orders: list[OrderId] = Field(
         default_factory=list, max_length=50,
         description="Restraining orders made with the sentence, of this case or a linked one.")
-    orders_revoked: list[Annotated[str, Field(pattern=ORDER_ID_PATTERN)]] = Field(
+    orders_revoked: list[OrderId] = Field(
         default_factory=list, max_length=50,
         description="Restraining orders revoked with it, of this case or a linked one.")
 
@@ -408,13 +419,13 @@ class RecordSentence(_Action):
 
 class Discontinue(_Action):
     kind: Literal["discontinue"] = "discontinue"
-    reasons: str = Field(min_length=1)
+    reasons: Text
 
 
 # --- restraining orders and breaches (§9, G) ----------------------------------------------
 class ReverifyOrderDetails(_Action):
     kind: Literal["reverify_order_details"] = "reverify_order_details"
-    note: str = Field(min_length=1)
+    note: Text
 
 
 class ApplyRestrainingOrder(_Action):
@@ -428,7 +439,7 @@ class NewOrder(_Text):
     protected_person_id: str
     conditions: list[str] = Field(min_length=1)
     made_on: date
-    expires_on: date | None = Field(default=None, description="None: until further order.")
+    expires_on: UntilFurtherOrder = None
 
 
 class MakeRestrainingOrder(_Action):
@@ -448,7 +459,7 @@ class OrderBreachReport(_Action):
     kind: Literal["report_order_breach", "report_stalking_protection_order_breach"]
     order_id: str
     breach_reference: str = Field(pattern=REFERENCE_PATTERN)
-    description: str = Field(min_length=1, max_length=5000)
+    description: Text
     new_offences: list[Offence] = Field(default_factory=list)
 
 
@@ -458,9 +469,9 @@ class ReportOrderBreach(OrderBreachReport):
 
 # --- stalking protection orders (Stalking Protection Act 2019) ----------------------------
 class _SpoTerms(_Action):
-    prohibitions: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+    prohibitions: list[ShortText] = Field(
         default_factory=list, max_length=50)
-    requirements: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+    requirements: list[ShortText] = Field(
         default_factory=list, max_length=50)
 
     @model_validator(mode="after")
@@ -486,9 +497,9 @@ class MakeStalkingProtectionOrder(_SpoTerms):
     """The order the court made on an application, as made, and when it ends."""
 
     kind: Literal["make_stalking_protection_order"] = "make_stalking_protection_order"
-    application_id: str = Field(min_length=1, max_length=64)
+    application_id: Id
     made_on: date
-    ends_on: date | None = Field(default=None, description="None: until further order.")
+    ends_on: UntilFurtherOrder = None
 
     @model_validator(mode="after")
     def _ends_after_it_is_made(self) -> Self:
@@ -502,9 +513,9 @@ class ReviewStalkingProtectionOrder(_Action):
     end; `renewed_until` records a renewal the court granted (its new end)."""
 
     kind: Literal["review_stalking_protection_order"] = "review_stalking_protection_order"
-    order_id: str = Field(min_length=1, max_length=64)
-    decision: str = Field(min_length=1, max_length=2000)
-    reasons: str = Field(min_length=1, max_length=5000)
+    order_id: Id
+    decision: ShortText
+    reasons: Text
     renewed_until: date | None = None
 
 
@@ -520,9 +531,9 @@ class RecordBreachActionTaken(_Action):
     """P4.13 / P9.5: the expeditious action taken on a breach, and what was considered."""
 
     kind: Literal["record_breach_action_taken"] = "record_breach_action_taken"
-    action_taken: str = Field(min_length=1, max_length=2000)
-    further_offences_considered: str = Field(min_length=1, max_length=2000)
-    threshold_test_considered: str = Field(min_length=1, max_length=2000)
+    action_taken: ShortText
+    further_offences_considered: ShortText
+    threshold_test_considered: ShortText
 
 
 class RecordConduct(_Action):

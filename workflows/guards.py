@@ -4,12 +4,14 @@ A guard returns None when the action may go ahead, or a Refusal naming the rule 
 in a sentence a case handler understands, what is missing. Guards never change the case.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
+
 from models import actions as a
-from models.case import Actor, CaseFile
+from models.case import Actor, CaseFile, SpoApplication
 from models.enums import (
     POLICE_ROLES,
     CaseState,
@@ -35,6 +37,28 @@ REVERIFY_VALID_FOR = timedelta(days=14)
 
 def _missing(fields: dict[str, str | None]) -> list[str]:
     return [name for name, value in fields.items() if not (value and value.strip())]
+
+
+def _every_point(rule: str, points: BaseModel, must: str) -> a.Refusal | None:
+    """Refused under the rule while any point of a statement (every field text) is blank:
+    `must` says what it must cover, and the points missing follow."""
+    missing = _missing(points.model_dump())
+    if missing:
+        return a.Refusal(rule=rule, message=f"{must}; missing: {', '.join(missing)}.")
+    return None
+
+
+def _protected_people_known(case: CaseFile, ids: Iterable[str]) -> a.Refusal | None:
+    """INPUT: each person an order or an application would protect is a complainant of the
+    case."""
+    unknown = sorted({i for i in ids if case.complainant(i) is None})
+    if unknown:
+        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
+    return None
+
+
+def _spo_application(case: CaseFile, application_id: str) -> SpoApplication | None:
+    return next((x for x in case.spo_applications if x.application_id == application_id), None)
 
 
 def input_refers_to_known_people(case: CaseFile, action: Any, actor: Actor,
@@ -266,23 +290,15 @@ def p5_2_guilty_plea_material(case: CaseFile, action: a.IndicateGuiltyPlea, acto
 def p5_3_withdrawal_statement(case: CaseFile, action: a.RecordWithdrawal, actor: Actor,
                               now: datetime) -> a.Refusal | None:
     """P5.3: a withdrawal statement covers every §5.3 point."""
-    missing = _missing(action.statement.model_dump())
-    if missing:
-        return a.Refusal(rule="P5.3", message=(
-            "The withdrawal statement must cover every §5.3 point; missing: "
-            + ", ".join(missing) + "."))
-    return None
+    return _every_point("P5.3", action.statement,
+                        "The withdrawal statement must cover every §5.3 point")
 
 
 def p5_4_officer_report(case: CaseFile, action: a.RecordWithdrawal, actor: Actor,
                         now: datetime) -> a.Refusal | None:
     """P5.4: the officer's report on a withdrawal covers every §5.4 point."""
-    missing = _missing(action.officer_report.model_dump())
-    if missing:
-        return a.Refusal(rule="P5.4", message=(
-            "The officer's report must cover every §5.4 point; missing: "
-            + ", ".join(missing) + "."))
-    return None
+    return _every_point("P5.4", action.officer_report,
+                        "The officer's report must cover every §5.4 point")
 
 
 def p5_7_summons_is_last_resort(case: CaseFile, action: a.ApplyWitnessSummons, actor: Actor,
@@ -344,11 +360,9 @@ def p7_2_compelling_reasons(case: CaseFile, action: a.AcceptLesserPlea, actor: A
     §7.2 point."""
     stalking_charged = any(OFFENCES[o].stalking for o in case.charges)
     if stalking_charged and is_harassment_only(action.charges):
-        missing = _missing(action.compelling_reasons.model_dump())
-        if missing:
-            return a.Refusal(rule="P7.2", message=(
-                "Stalking is charged: a plea to harassment is accepted only for compelling "
-                "reasons covering every §7.2 point; missing: " + ", ".join(missing) + "."))
+        return _every_point("P7.2", action.compelling_reasons, (
+            "Stalking is charged: a plea to harassment is accepted only for compelling "
+            "reasons covering every §7.2 point"))
     return None
 
 
@@ -400,9 +414,8 @@ def p9_2_views_and_reverified_details(case: CaseFile, action: a.ApplyRestraining
     """P9.2: the application carries each protected person's views and details re-verified
     shortly before the hearing, and after any change of address."""
     ids = {d.protected_person_id for d in action.draft}
-    unknown = sorted(i for i in ids if case.complainant(i) is None)
-    if unknown:
-        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
+    if (unknown := _protected_people_known(case, ids)) is not None:
+        return unknown
     no_views = sorted(i for i in ids if not (case.complainant(i).order_views or "").strip())  # type: ignore[union-attr]
     if no_views:
         return a.Refusal(rule="P9.2", message=(
@@ -511,11 +524,7 @@ def lifecycle_protected_people_known(case: CaseFile, action: Any, actor: Actor,
                                      now: datetime) -> a.Refusal | None:
     """Each new order protects a complainant of the case."""
     specs = getattr(action, "orders", None) or getattr(action, "replacements", [])
-    unknown = sorted({s.protected_person_id for s in specs
-                      if case.complainant(s.protected_person_id) is None})
-    if unknown:
-        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
-    return None
+    return _protected_people_known(case, (s.protected_person_id for s in specs))
 
 
 def lifecycle_known_action_item(case: CaseFile, action: a.CompleteActionItem, actor: Actor,
@@ -540,10 +549,7 @@ def lifecycle_unique_person(case: CaseFile, action: Any, actor: Actor,
 def lifecycle_spo_protected_people_known(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
                                          actor: Actor, now: datetime) -> a.Refusal | None:
     """Each person an application would protect is a complainant of the case."""
-    unknown = sorted({p for p in action.protected_person_ids if case.complainant(p) is None})
-    if unknown:
-        return a.Refusal(rule="INPUT", message=f"Unknown protected person(s): {', '.join(unknown)}.")
-    return None
+    return _protected_people_known(case, action.protected_person_ids)
 
 
 def spa_interim_with_the_main_application(case: CaseFile, action: a.ApplyStalkingProtectionOrder,
@@ -562,8 +568,7 @@ def spa_interim_with_the_main_application(case: CaseFile, action: a.ApplyStalkin
 def lifecycle_known_spo_application(case: CaseFile, action: a.MakeStalkingProtectionOrder,
                                     actor: Actor, now: datetime) -> a.Refusal | None:
     """An order is made on an application of this case that is not yet determined."""
-    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
-               None)
+    app = _spo_application(case, action.application_id)
     if app is None:
         return a.Refusal(rule="INPUT", message=(
             f"The case has no stalking protection order application '{action.application_id}'."))
@@ -577,8 +582,7 @@ def spa_full_order_at_least_two_years(case: CaseFile, action: a.MakeStalkingProt
                                       actor: Actor, now: datetime) -> a.Refusal | None:
     """SPA 2019 s.3: a full order has effect for a fixed period of at least two years,
     beginning with the day it is made, or until further order."""
-    app = next((x for x in case.spo_applications if x.application_id == action.application_id),
-               None)
+    app = _spo_application(case, action.application_id)
     if app is None or app.order_type is not SpoKind.FULL or action.ends_on is None:
         return None
     earliest = add_months(action.made_on, 24) - timedelta(days=1)

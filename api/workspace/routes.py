@@ -157,12 +157,10 @@ async def submit_action(request: Request, reference: str, kind: str, client: Tem
                         settings: SettingsDep) -> Response:
     """Send the action as POST /cases/{reference}/actions does; on a refusal, the form again
     with what was typed, the rule and its sentence."""
-    actor = _handler(request)
-    if not isinstance(actor, Actor):
-        return actor
-    values = await _form_values(request)
-    if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
-        return _expired(request, actor)
+    sent = await _sent_form(request, settings)
+    if isinstance(sent, Response):
+        return sent
+    actor, values = sent
     case = await _case_to_act_on(request, actor, reference, kind, client)
     if isinstance(case, Response):
         return case
@@ -205,6 +203,19 @@ def _expired(request: Request, actor: Actor) -> Response:
                         "was changed. Go back, reload the page and send it again.")
 
 
+async def _sent_form(request: Request,
+                     settings: Settings) -> tuple[Actor, dict[str, list[str]]] | Response:
+    """The signed-in case handler and the form they sent; or where to send anyone else, or
+    the page saying the form has expired when its CSRF token is not this session's."""
+    actor = _handler(request)
+    if not isinstance(actor, Actor):
+        return actor
+    values = await _form_values(request)
+    if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
+        return _expired(request, actor)
+    return actor, values
+
+
 async def _form_values(request: Request) -> dict[str, list[str]]:
     form = await request.form()
     values: dict[str, list[str]] = {}
@@ -240,12 +251,10 @@ def _report_page(request: Request, actor: Actor, settings: Settings,
 @router.post("/report")
 async def submit_report(request: Request, client: TemporalDep, settings: SettingsDep) -> Response:
     """Open the case as POST /cases does; a refusal shows the form again with what was typed."""
-    actor = _handler(request)
-    if not isinstance(actor, Actor):
-        return actor
-    values = await _form_values(request)
-    if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
-        return _expired(request, actor)
+    sent = await _sent_form(request, settings)
+    if isinstance(sent, Response):
+        return sent
+    actor, values = sent
     fields = forms_of.new_case_fields(values, actor)
     new_case, errors, general = forms_of.new_case(fields, values, actor)
     if new_case is None:
