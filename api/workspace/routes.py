@@ -21,7 +21,7 @@ from api.workspace import actions as forms_of
 from api.workspace.csrf import FIELD as CSRF_FIELD
 from api.workspace.csrf import csrf_ok, csrf_token
 from api.workspace.landing import HANDLER_ROLES, HOME
-from api.workspace.pages import HERE, page, problem
+from api.workspace.pages import HERE, expired, form_values, page, problem
 from core.settings import Settings
 from models.actions import ACTION_KINDS
 from models.case import Actor, RestrainingOrder
@@ -160,9 +160,9 @@ async def submit_action(request: Request, reference: str, kind: str, client: Tem
     actor = _handler(request)
     if not isinstance(actor, Actor):
         return actor
-    values = await _form_values(request)
+    values = await form_values(request)
     if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
-        return _expired(request, actor)
+        return expired(request, actor)
     case = await _case_to_act_on(request, actor, reference, kind, client)
     if isinstance(case, Response):
         return case
@@ -199,21 +199,6 @@ def _refusal(err: HTTPException) -> dict[str, str]:
     return {"rule": str(detail.get("rule", "")), "message": str(detail.get("message", ""))}
 
 
-def _expired(request: Request, actor: Actor) -> Response:
-    return page(request, "workspace/problem.html", actor, status=403, rule="CSRF",
-                message="This form has expired or did not come from this service. Nothing "
-                        "was changed. Go back, reload the page and send it again.")
-
-
-async def _form_values(request: Request) -> dict[str, list[str]]:
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(name, []).append(value)
-    return values
-
-
 # --- reporting a case ----------------------------------------------------------------------
 
 
@@ -243,9 +228,9 @@ async def submit_report(request: Request, client: TemporalDep, settings: Setting
     actor = _handler(request)
     if not isinstance(actor, Actor):
         return actor
-    values = await _form_values(request)
+    values = await form_values(request)
     if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
-        return _expired(request, actor)
+        return expired(request, actor)
     fields = forms_of.new_case_fields(values, actor)
     new_case, errors, general = forms_of.new_case(fields, values, actor)
     if new_case is None:
