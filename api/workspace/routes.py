@@ -21,12 +21,14 @@ from api.workspace import actions as forms_of
 from api.workspace.csrf import FIELD as CSRF_FIELD
 from api.workspace.csrf import csrf_ok, csrf_token
 from api.workspace.landing import HANDLER_ROLES, HOME
+from api.workspace.orders import orders_in_force
 from api.workspace.pages import HERE, expired, form_values, page, problem
 from core.settings import Settings
 from models.actions import ACTION_KINDS
-from models.case import Actor, RestrainingOrder
+from models.case import Actor
 from models.enums import POLICE_ROLES, CaseState
 from readmodel.work import my_work
+from workflows.calendar import london_today
 
 router = APIRouter(prefix=HOME, include_in_schema=False)
 HISTORY_PAGE = 50
@@ -97,13 +99,11 @@ async def case_page(request: Request, reference: str, client: TemporalDep,
                                            HISTORY_PAGE)
     except HTTPException as err:
         return problem(request, actor, err)
-    today = datetime.now(UTC).date()
-    in_force = [o for o in case["orders"] if RestrainingOrder.model_validate(o).in_force_on(today)]
     state, now = CaseState(case["state"]), datetime.now(UTC)
     overdue = {d["deadline_id"] for d in case["deadlines"]
                if datetime.fromisoformat(d["due_at"]) <= now}
     return page(request, "workspace/case.html", actor, case=case, history=history,
-                orders_in_force=in_force, overdue=overdue,
+                orders_in_force=orders_in_force(case, london_today(now)), overdue=overdue,
                 next_after=paging.headers.get("X-Next-After"), after=after,
                 moves=forms_of.available(actor, state, moves=True),
                 records=forms_of.available(actor, state, moves=False),
