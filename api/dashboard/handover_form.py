@@ -74,8 +74,8 @@ def handover_fields(people: list[Person], defaults: dict[str, str]) -> list[Form
                                        f"{'' if p.open_cases == 1 else 's'}") for p in people]),
         FormField(path="to_user", label="Colleague who takes them on", widget="select",
                   required=True, default=defaults.get("to_user") or None,
-                  hint="Someone of the same role: a case refuses anyone who cannot hold the "
-                       "role, and says so below.",
+                  hint="Someone of the same role: a case refuses anyone who cannot hold its "
+                       "role, and the next page says which and why.",
                   options=[(p.user_id, p.label()) for p in people if p.colleague]),
         FormField(path="roles", label="Only these roles", widget="checkboxes",
                   hint="Leave them all unticked to hand over every role the cases name them for.",
