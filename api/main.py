@@ -14,6 +14,7 @@ from api import busy
 from api.audit import AuditMiddleware
 from api.auth import TokenVerifier
 from api.dashboard import due_soon as dashboard_due_soon
+from api.dashboard import handover as dashboard_handover
 from api.dashboard import routes as dashboard
 from api.methods import AllowedMethods
 from api.metrics import MetricsMiddleware, process_stopped
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None,
     app.include_router(people.router)
     app.include_router(dashboard.router)
     app.include_router(dashboard_due_soon.router)
+    app.include_router(dashboard_handover.router)
     app.include_router(workspace.router)
     app.include_router(metrics_router)
     app.add_middleware(AllowedMethods)  # innermost: the codec's CORS preflights come first

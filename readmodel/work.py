@@ -145,6 +145,15 @@ def open_cases_naming(session: Session, user_id: str, area: str) -> list[tuple[s
     return [(reference, role) for reference, role in rows]
 
 
+def open_cases_by_person(session: Session, area: str) -> dict[str, int]:
+    """user id -> how many open cases of the area name them (for any role): whose work a
+    handover would move, profile or not (an OIDC user who never signed in has none)."""
+    rows = session.exec(select(CaseTeamRow.user_id, func.count(func.distinct(CaseTeamRow.reference)))
+                        .join(CaseRow, col(CaseRow.reference) == col(CaseTeamRow.reference))
+                        .where(_open_in_area(area)).group_by(col(CaseTeamRow.user_id))).all()
+    return {user_id: count for user_id, count in rows}
+
+
 @dataclass(frozen=True)
 class AwaitingCase:
     """An open case whose next step is the person's, and the role they take it as."""

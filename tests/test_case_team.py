@@ -253,7 +253,7 @@ def test_a_cps_roles_reminder_goes_to_the_cps_area_and_names_its_person() -> Non
 
 
 def test_each_case_and_role_of_a_reassignment_has_its_own_request_id() -> None:
-    from api.routes.work import _handover_id
+    from api.handover import handover_id as _handover_id
 
     key, reference = "k" * 60, "R" * 40
     ids = {_handover_id(key, reference, role) for role in ("police_spoc", "prosecutor")}

@@ -169,6 +169,15 @@ async def sign_in(page: Any, server: str, username: str = "manager-dash",
     await page.click("button[type=submit]")
 
 
+async def tab_to(page: Any, element_id: str, most: int = 60) -> None:
+    """Press Tab until the element has the focus, as someone without a mouse gets there."""
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
 def shot(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
@@ -434,3 +443,68 @@ async def test_the_case_page_lists_orders_in_force_and_links_linked_cases(page, 
     await near.click()
     await page.wait_for_selector("#why-stuck")
     assert page.url.endswith(f"/dashboard/cases/{linked_here}")
+
+
+async def test_a_manager_hands_a_persons_cases_over_by_keyboard_alone(page, server, engine, api,
+                                                                     auth):
+    """From the dashboard's navigation to the handover page, every field with its label; the
+    form filled and sent by keyboard, a missing reason's error in the summary taking the
+    focus back to its field; the case then names the colleague."""
+    area, username = _seeded_area(engine, "hand")
+    leaving, staying = f"pc-leaving-{area}", f"pc-staying-{area}"
+    for user, name in ((leaving, "Lee Leaving"), (staying, "Sam Staying")):
+        made = await api.put(f"/people/{user}", headers=auth("admin", area=area),
+                             json={"display_name": name, "role": "officer_in_case", "area": area})
+        assert made.status_code == 201, made.text
+    reference = new_reference("HAND")
+    opened = await api.post("/cases", json=new_case_body(reference, area=area),
+                            headers=auth("officer_in_case", area=area, user=leaving))
+    assert opened.status_code == 201, opened.text
+
+    def projected() -> bool:
+        from models.tables import CaseTeamRow
+
+        with Session(engine) as session:
+            return session.get(CaseTeamRow, (reference, "officer_in_case")) is not None
+
+    await eventually(projected)
+    await sign_in(page, server, username=username)
+    await page.wait_for_selector("#stuck-count")
+    async with page.expect_navigation():
+        await page.click("header nav a[href='/dashboard/handover']")
+    unlabelled = await page.eval_on_selector_all(
+        "#handover-form input:not([type=hidden]), #handover-form select, "
+        "#handover-form textarea", "fields => fields.filter(f => !f.labels.length).map(f => f.id)")
+    assert unlabelled == []
+    await tab_to(page, "f-from_user")
+    await page.keyboard.type("Lee")  # a select takes the first letters of its choice
+    assert await page.input_value("#f-from_user") == leaving
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Sam")
+    assert await page.input_value("#f-to_user") == staying
+    await page.keyboard.press("Tab")  # the first role
+    await page.keyboard.press("Space")
+    assert await page.is_checked("#f-roles")
+    await tab_to(page, "submit-handover")
+    async with page.expect_navigation() as navigation:
+        await page.keyboard.press("Enter")  # sent without a reason
+    assert (await navigation.value).status == 422
+    assert await page.evaluate("document.activeElement.id") == "error-summary"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == \
+        "Enter the reason for the handover"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "f-reason"
+    assert (await page.evaluate("document.activeElement.labels[0].textContent")).strip() == "Reason"
+    assert await page.input_value("#f-to_user") == staying  # kept
+    await page.screenshot(path=str(shot("dashboard-handover-error.png")), full_page=True)
+    await page.keyboard.type("Long-term leave from Monday")
+    await page.keyboard.press("Tab")
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    outcome = page.locator("#handover-outcome")
+    assert await outcome.get_attribute("data-moved") == "1"
+    assert await page.locator(f"#moved tr[data-reference='{reference}']").count() == 1
+    await page.screenshot(path=str(shot("dashboard-handover.png")), full_page=True)
+    case = (await api.get(f"/cases/{reference}", headers=auth("manager", area=area))).json()
+    assert case["team"]["officer_in_case"]["user_id"] == staying

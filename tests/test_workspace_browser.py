@@ -24,7 +24,14 @@ from api.main import create_app
 from core.security import hash_password
 from models.tables import UserRow
 from tests.api_steps import new_case_body, new_reference
-from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, free_port, playwright_api
+from tests.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    free_port,
+    playwright_api,
+    tab_to,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -303,7 +310,7 @@ async def test_a_form_by_keyboard_alone(browser, server, referred_case):
     page = officer.page
     try:
         await page.goto(f"{server}/dashboard/work/cases/{referred_case}/act/record_evidence_item")
-        await _tab_to(page, "f-action-note")
+        await tab_to(page, "f-action-note")
         await page.keyboard.type("Three months of call data")
         await page.keyboard.press("Shift+Tab")  # back to the item, the field before
         assert await page.evaluate("document.activeElement.id") == "f-action-item"
@@ -326,14 +333,6 @@ async def test_a_form_by_keyboard_alone(browser, server, referred_case):
         assert (await officer.timeline())[-1] == "record_evidence_item"
     finally:
         await officer.close()
-
-
-async def _tab_to(page: Any, element_id: str, most: int = 60) -> None:
-    for _ in range(most):
-        await page.keyboard.press("Tab")
-        if await page.evaluate("document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
 
 
 async def test_a_double_submit_applies_once_and_a_form_without_its_token_changes_nothing(

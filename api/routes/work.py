@@ -1,32 +1,20 @@
 """A person's work over HTTP: my deadlines and my cases, and handing one person's cases to
 another in one request (leave, a move, a long absence: §6.4's succession planning)."""
 
-import asyncio
-import hashlib
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
-from api import audit
-from api.acting import take_action
 from api.auth import CurrentUser
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import refusal_http
+from api.handover import Reassignment, hand_over
 from api.redaction import sees_contact_details
 from api.responses import AUTHENTICATED, FORBIDDEN, MALFORMED, WITH_BODY, responses
-from models.actions import ActionRequest, AssignCaseTeamMember
-from models.enums import Role, TeamRole
-from readmodel.work import MyCase, MyDeadline, WorkFilter, my_cases, my_deadlines, open_cases_naming
+from readmodel.work import MyCase, MyDeadline, WorkFilter, my_cases, my_deadlines
 
 router = APIRouter(tags=["work"], responses=AUTHENTICATED)
-
-# How many cases a reassignment acts on at once: enough to move hundreds in seconds, few
-# enough to leave the workers room for everyone else's actions.
-REASSIGN_CONCURRENCY = 8
 
 
 class MyWork(BaseModel):
@@ -88,21 +76,6 @@ def read_my_cases(
     return MyCases(total=total, limit=limit, offset=offset, items=items)
 
 
-def _handover_id(key: str, reference: str, role: str) -> str:
-    """One request id per case and role of a reassignment: the same again for a retry of it,
-    never one another case or role shares (a digest, as the parts may be long)."""
-    return "reassign:" + hashlib.sha256(f"{key}\x00{reference}\x00{role}".encode()).hexdigest()
-
-
-class Reassignment(BaseModel):
-    model_config = {"extra": "forbid"}
-    to_user: str = Field(min_length=1, max_length=100, pattern=r"^[^\s]+$",
-                         description="Who takes the cases on.")
-    reason: str = Field(min_length=1, max_length=2000, description="Recorded in each case.")
-    roles: list[TeamRole] | None = Field(
-        default=None, description="Only these roles (default: every role they hold).")
-
-
 class Moved(BaseModel):
     reference: str
     role: str
@@ -130,39 +103,10 @@ async def reassign_all(
     """Hand every open case of your area that names `user_id` to another person, in one
     request: each case records who handed it over, when and why, and its open deadlines move
     with the role. Send an Idempotency-Key to make a retry safe (each case moves once)."""
-    audit.note(http, action="reassign")
-    if actor.role is not Role.MANAGER:
-        raise refusal_http("ACCESS", "Only a manager hands one person's cases to another.")
-    if body.to_user == user_id:
-        raise HTTPException(422, detail={"rule": "INPUT", "message": (
-            "to_user is the person whose cases are being handed over: name someone else.")})
-    engine = http.app.state.engine
-    roles = {r.value for r in body.roles} if body.roles else None
-    with Session(engine) as session:
-        held = [(ref, role) for ref, role in open_cases_naming(session, user_id, actor.area)
-                if roles is None or role in roles]
-    key = idempotency_key or uuid.uuid4().hex
-    gate = asyncio.Semaphore(REASSIGN_CONCURRENCY)
-
-    async def hand_over(reference: str, role: str) -> Moved:
-        request = ActionRequest(
-            request_id=_handover_id(key, reference, role), actor=actor,
-            reference=reference, action=AssignCaseTeamMember(
-                role=TeamRole(role), user_id=body.to_user,
-                reason=f"handed over from {user_id}: {body.reason}"[:2000]))
-        async with gate:
-            try:
-                taken = await take_action(client, engine, settings, request)
-            except HTTPException as refusal:
-                detail: dict[str, str] = refusal.detail if isinstance(refusal.detail, dict) else {}
-                return Moved(reference=reference, role=role, refused=(
-                    f"{detail.get('rule', refusal.status_code)}: {detail.get('message', '')}"))
-            if taken.project is not None:
-                # Written before answering: the next read of anyone's work already sees it.
-                await taken.project()
-            return Moved(reference=reference, role=role, version=taken.answer.version)
-
-    results = await asyncio.gather(*(hand_over(ref, role) for ref, role in held))
-    return ReassignmentResult(from_user=user_id, to_user=body.to_user,
-                              moved=[m for m in results if m.refused is None],
-                              refused=[m for m in results if m.refused is not None])
+    handed = await hand_over(http, client, settings, actor, user_id, body, idempotency_key)
+    return ReassignmentResult(
+        from_user=user_id, to_user=body.to_user,
+        moved=[Moved(reference=h.reference, role=h.role, version=h.version)
+               for h in handed if not h.refused],
+        refused=[Moved(reference=h.reference, role=h.role, refused=f"{h.rule}: {h.message}")
+                 for h in handed if h.refused])

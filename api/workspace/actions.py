@@ -11,8 +11,7 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 
 from api.routes.cases import ActionBody
-from api.text import control_character_errors
-from api.workspace.form_input import field_errors, read_form
+from api.workspace.form_input import control_errors, field_errors, read_form
 from api.workspace.forms import FormField, Values, schema_form
 from models.actions import ACTION_KINDS, NewCase
 from models.case import REFERENCE_PATTERN, Actor
@@ -85,18 +84,12 @@ def asks_reasons(kind: str) -> bool:
     return "reasons" not in _schema(kind).get("properties", {})
 
 
-def _control_errors(body: dict[str, Any]) -> dict[str, str]:
-    # The API refuses these before any model sees the body (api/text.py); so does the form.
-    return {".".join(str(p) for p in e["loc"][1:]): e["msg"]
-            for e in control_character_errors(body)}
-
-
 def action_body(kind: str, fields: list[FormField],
                 values: Values) -> tuple[ActionBody | None, dict[str, str], list[str]]:
     """The body POST /cases/{reference}/actions takes, or the errors to show beside the form."""
     data, errors = read_form(fields, values)
     reasons = first(values, REASONS_FIELD.path).strip() or None
-    errors |= _control_errors({"action": data, "reasons": reasons})
+    errors |= control_errors({"action": data, "reasons": reasons})
     if errors:
         return None, errors, []
     try:
@@ -127,7 +120,7 @@ def new_case(fields: list[FormField], values: Values,
              actor: Actor) -> tuple[NewCase | None, dict[str, str], list[str]]:
     """The body POST /cases takes, opened in the user's own police area, or the errors."""
     data, errors = read_form(fields, values)
-    errors |= _control_errors(data)
+    errors |= control_errors(data)
     if errors:
         return None, errors, []
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.text import control_character_errors
 from api.workspace.forms import FormField, Values
 from workflows.calendar import LONDON
 
@@ -69,6 +70,13 @@ def _read(f: FormField, values: Values, errors: dict[str, str]) -> tuple[bool, A
             errors[f.path] = f"{f.label} must be JSON, for example {{\"question\": \"answer\"}}"
             return False, None
     return True, raw if f.widget == "textarea" else raw.strip()
+
+
+def control_errors(body: dict[str, Any]) -> dict[str, str]:
+    """A control character's error beside each field that holds one (by its dotted path): the
+    API refuses these before any model sees the body (api/text.py), and so does a form."""
+    return {".".join(str(p) for p in e["loc"][1:]): e["msg"]
+            for e in control_character_errors(body)}
 
 
 def field_errors(err: ValidationError, fields: list[FormField],

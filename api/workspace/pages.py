@@ -1,5 +1,5 @@
 """Rendering the workspace's pages: its templates (on the dashboard's base), the same security
-headers as the dashboard, and the page that says what went wrong."""
+headers as the dashboard, the page that says what went wrong, and a submitted form's values."""
 
 from datetime import date, datetime
 from pathlib import Path
@@ -61,3 +61,20 @@ def problem(request: Request, actor: Actor, err: HTTPException) -> HTMLResponse:
     if err.headers and "Retry-After" in err.headers:
         response.headers["Retry-After"] = err.headers["Retry-After"]
     return response
+
+
+def expired(request: Request, actor: Actor) -> HTMLResponse:
+    """A form sent without this session's CSRF token (api/workspace/csrf.py): nothing done."""
+    return page(request, "workspace/problem.html", actor, status=403, rule="CSRF",
+                message="This form has expired or did not come from this service. Nothing "
+                        "was changed. Go back, reload the page and send it again.")
+
+
+async def form_values(request: Request) -> dict[str, list[str]]:
+    """The submitted form: each name with every value sent under it (files are ignored)."""
+    form = await request.form()
+    values: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(name, []).append(value)
+    return values

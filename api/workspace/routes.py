@@ -21,12 +21,14 @@ from api.workspace import actions as forms_of
 from api.workspace.csrf import FIELD as CSRF_FIELD
 from api.workspace.csrf import csrf_ok, csrf_token
 from api.workspace.landing import HANDLER_ROLES, HOME
-from api.workspace.pages import HERE, page, problem
+from api.workspace.orders import orders_in_force
+from api.workspace.pages import HERE, expired, form_values, page, problem
 from core.settings import Settings
 from models.actions import ACTION_KINDS
-from models.case import Actor, RestrainingOrder
+from models.case import Actor
 from models.enums import POLICE_ROLES, CaseState
 from readmodel.work import my_work
+from workflows.calendar import london_today
 
 router = APIRouter(prefix=HOME, include_in_schema=False)
 HISTORY_PAGE = 50
@@ -97,13 +99,11 @@ async def case_page(request: Request, reference: str, client: TemporalDep,
                                            HISTORY_PAGE)
     except HTTPException as err:
         return problem(request, actor, err)
-    today = datetime.now(UTC).date()
-    in_force = [o for o in case["orders"] if RestrainingOrder.model_validate(o).in_force_on(today)]
     state, now = CaseState(case["state"]), datetime.now(UTC)
     overdue = {d["deadline_id"] for d in case["deadlines"]
                if datetime.fromisoformat(d["due_at"]) <= now}
     return page(request, "workspace/case.html", actor, case=case, history=history,
-                orders_in_force=in_force, overdue=overdue,
+                orders_in_force=orders_in_force(case, london_today(now)), overdue=overdue,
                 next_after=paging.headers.get("X-Next-After"), after=after,
                 moves=forms_of.available(actor, state, moves=True),
                 records=forms_of.available(actor, state, moves=False),
@@ -197,12 +197,6 @@ def _refusal(err: HTTPException) -> dict[str, str]:
     return {"rule": str(detail.get("rule", "")), "message": str(detail.get("message", ""))}
 
 
-def _expired(request: Request, actor: Actor) -> Response:
-    return page(request, "workspace/problem.html", actor, status=403, rule="CSRF",
-                message="This form has expired or did not come from this service. Nothing "
-                        "was changed. Go back, reload the page and send it again.")
-
-
 async def _sent_form(request: Request,
                      settings: Settings) -> tuple[Actor, dict[str, list[str]]] | Response:
     """The signed-in case handler and the form they sent; or where to send anyone else, or
@@ -210,19 +204,10 @@ async def _sent_form(request: Request,
     actor = _handler(request)
     if not isinstance(actor, Actor):
         return actor
-    values = await _form_values(request)
+    values = await form_values(request)
     if not csrf_ok(request, settings, forms_of.first(values, CSRF_FIELD)):
-        return _expired(request, actor)
+        return expired(request, actor)
     return actor, values
-
-
-async def _form_values(request: Request) -> dict[str, list[str]]:
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(name, []).append(value)
-    return values
 
 
 # --- reporting a case ----------------------------------------------------------------------
