@@ -1,1 +1,2 @@
-"""`python -m bench`: the benchmark of issue 9 (see bench/__main__.py and docs/benchmarks.md)."""
+"""`python -m bench`: every user-facing path measured against the bare Temporal floor
+(see bench/__main__.py and docs/benchmarks.md)."""

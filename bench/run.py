@@ -20,7 +20,7 @@ import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench import lists
+from bench import lists, load_profile
 from bench.floor import FLOOR_QUEUE_ENCRYPTED, FLOOR_QUEUE_PLAIN
 from bench.paths import Api, Floor, Tokens, reference
 from bench.rawhttp import RawHttp
@@ -259,6 +259,7 @@ class Run:
             await window("http", action)
         log("throughput: bare updates without encryption")
         await window("bare_plain", bare_plain)
+        await self._profiled_window(clients, action)
         for conn in conns:
             await conn.http.close()
 
@@ -289,6 +290,35 @@ class Run:
             for kind in runs}
         self.results.notes["throughput_rounds"] = {
             k: [(t.ops, round(t.seconds, 2), t.errors) for t in v] for k, v in runs.items()}
+
+    async def _profiled_window(self, clients: int,
+                               action: Callable[[int, int], Awaitable[bool]]) -> None:
+        """One more window of accepted actions, not counted above, with py-spy sampling the
+        API's processes and the worker (bench/load_profile.py)."""
+        py_spy = load_profile.available()
+        if py_spy is None:
+            self.results.notes["load_profile"] = {"unavailable": "py-spy is not installed"}
+            return
+        seconds = self.config.throughput_seconds
+        log(f"throughput: one more window of HTTP accepted actions, profiled ({seconds:g} s)")
+        out = self.stack.workdir
+        names = ("api", "worker")
+        samplers = {name: load_profile.start(py_spy, self.stack.proc(name).pid, seconds - 2,
+                                             out / f"profile-{name}.txt") for name in names}
+        await closed_loop("profiled", clients, seconds, action)
+        profiles: dict[str, Any] = {}
+        for name, sampler in samplers.items():
+            _, err = await asyncio.to_thread(sampler.communicate)
+            raw = out / f"profile-{name}.txt"
+            if sampler.returncode != 0 or not raw.exists():
+                profiles[name] = {"error": err.decode(errors="replace").strip()[-300:]}
+                continue
+            profile = load_profile.summarise(name, raw)
+            profiles[name] = {"samples": profile.samples, "idle": profile.idle,
+                              "by_package": profile.by_package, "by_step": profile.by_step}
+        self.results.notes["load_profile"] = profiles
+        self.results.notes["load_profile_rate"] = load_profile.SAMPLES_PER_SECOND
+        await asyncio.sleep(BACKSTOP_SECONDS + 6 - seconds)  # its projections, before what follows
 
     # --- 3. where the time of an action goes ------------------------------------------------------
     async def breakdown(self) -> None:

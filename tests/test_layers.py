@@ -1,5 +1,5 @@
 """The layers of docs/architecture (/work/shared/design/architecture.md) hold: core is below
-the API, so nothing in core imports api (issue 17: the admin command once did, for passwords)."""
+the API, so nothing in core imports api (the admin command once did, for passwords)."""
 
 import ast
 from pathlib import Path

@@ -9,7 +9,7 @@ from api.auth import current_user
 from api.responses import AUTHENTICATED
 from workflows.lifecycle import LIFECYCLE, diagram
 
-# Like everything but the health checks and the login, it needs a token (issue 6).
+# Like everything but the health checks and the login, it needs a token.
 router = APIRouter(tags=["lifecycle"], dependencies=[Depends(current_user)],
                    responses=AUTHENTICATED)
 

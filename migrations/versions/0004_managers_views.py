@@ -1,6 +1,6 @@
 """Managers' views: case deadlines, report facts and the sweeper's stuck-case alerts.
 
-Added with issue 5 (models/monitoring.py). The tables fill as each case is next projected
+The tables are declared in models/monitoring.py. They fill as each case is next projected
 (or at once with `cases-admin rebuild-read-model`); alerts appear at the sweeper's next run.
 
 Revision ID: 0004

@@ -1,11 +1,10 @@
-"""The stuck list walks an area's cases in the order it lists them (api/stuck.py).
+"""The stuck list walks an area's cases in the order it lists them (readmodel/stuck.py).
 
 Two indexes, one per way a case belongs to an area (its police area; its CPS area, for the
 cases of another police area only), on (area, state since, reference, state): the first page
 of the longest-stuck cases is then a short index-only range scan whatever the caseload; and a
 partial index of the cases with an open problem deadline, which each case of the walk is
-tested against. Added with issue 9
-(docs/benchmarks.md).
+tested against. Measured in docs/benchmarks.md.
 
 Revision ID: 0005
 Revises: 0004
