@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api import audit
 from api.acting import take_action
@@ -28,6 +29,8 @@ from readmodel.work import open_cases_naming
 # How many cases a reassignment acts on at once: enough to move hundreds in seconds, few
 # enough to leave the workers room for everyone else's actions.
 REASSIGN_CONCURRENCY = 8
+NOT_KNOWN = ("The case service did not answer in time: this case may still move. Send the same "
+             "handover again (the same key): it moves each case once.")
 SAME_PERSON = ("The colleague who takes the cases on is the person they are handed over from: "
                "name someone else.")
 
@@ -43,18 +46,25 @@ class Reassignment(BaseModel):
 
 @dataclass(frozen=True)
 class Handed:
-    """One case and role of a handover: the version it reached, or the refusal's rule and
-    sentence (the case then stays as it was)."""
+    """One case and role of a handover: the version it reached; or the refusal's rule and
+    sentence (the case then stays as it was); or, when the case service did not answer in
+    time, not known yet (it may still move: the same handover again, with the same key,
+    moves it once)."""
 
     reference: str
     role: str
     version: int | None = None
     rule: str | None = None
     message: str | None = None
+    not_known: bool = False
 
     @property
     def refused(self) -> bool:
-        return self.rule is not None
+        return self.rule is not None and not self.not_known
+
+    @property
+    def moved(self) -> bool:
+        return self.rule is None and not self.not_known
 
 
 def not_a_manager(actor: Actor) -> HTTPException | None:
@@ -68,10 +78,12 @@ def same_person(from_user: str, to_user: str) -> str | None:
     return SAME_PERSON if from_user == to_user else None
 
 
-def handover_id(key: str, reference: str, role: str) -> str:
+def handover_id(key: str, from_user: str, to_user: str, reference: str, role: str) -> str:
     """One request id per case and role of a reassignment: the same again for a retry of it,
-    never one another case or role shares (a digest, as the parts may be long)."""
-    return "reassign:" + hashlib.sha256(f"{key}\x00{reference}\x00{role}".encode()).hexdigest()
+    never one that another case, role or handover shares, even under a key sent again with
+    other people (a digest, as the parts may be long)."""
+    parts = "\x00".join((key, from_user, to_user, reference, role))
+    return "reassign:" + hashlib.sha256(parts.encode()).hexdigest()
 
 
 async def hand_over(http: Request, client: Client, settings: Settings, actor: Actor,
@@ -95,7 +107,7 @@ async def hand_over(http: Request, client: Client, settings: Settings, actor: Ac
 
     async def one(reference: str, role: str) -> Handed:
         request = ActionRequest(
-            request_id=handover_id(key, reference, role), actor=actor,
+            request_id=handover_id(key, from_user, body.to_user, reference, role), actor=actor,
             reference=reference, action=AssignCaseTeamMember(
                 role=TeamRole(role), user_id=body.to_user,
                 reason=f"handed over from {from_user}: {body.reason}"[:2000]))
@@ -105,7 +117,11 @@ async def hand_over(http: Request, client: Client, settings: Settings, actor: Ac
             except HTTPException as refusal:
                 detail: dict[str, str] = refusal.detail if isinstance(refusal.detail, dict) else {}
                 return Handed(reference, role, rule=str(detail.get("rule", refusal.status_code)),
-                              message=detail.get("message", ""))
+                              message=detail.get("message", ""),
+                              not_known=refusal.status_code == 503)
+            except RPCError:  # the case service unreachable before the action was sent
+                return Handed(reference, role, rule="UNAVAILABLE", not_known=True,
+                              message=NOT_KNOWN)
             if taken.project is not None:
                 # Written before answering: the next read of anyone's work already sees it.
                 await taken.project()

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import time
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -82,10 +83,30 @@ def metrics() -> Response:
     """Prometheus exposition of the counters: this process's, or every API process's summed
     when the API runs several (api/serve.py)."""
     registry = REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        forget_dead_processes(Path(directory))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def forget_dead_processes(directory: Path) -> None:
+    """A process killed without stopping (its supervisor's kill, the OOM killer) leaves its
+    live gauges' files behind, summed for ever: drop those of processes that are gone."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_stopped() -> None:

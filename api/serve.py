@@ -13,8 +13,8 @@ checkpoints are appended to their file in single writes. What is per process is 
 """
 
 import argparse
+import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,23 +23,44 @@ import uvicorn
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def process_count(configured: int) -> int:
-    """The processes to run: as configured, or one per core this process may use."""
+def process_count(configured: int, cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The processes to run: as configured, or one per core this process may use: the cores
+    its CPU affinity allows (a cpuset), no more than its CPU quota rounds up to (a container's
+    `cpus:` or a pod's CPU limit, which leave the affinity at every core of the host)."""
     if configured > 0:
         return configured
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(cores, math.ceil(quota)) if quota else cores)
+
+
+def cpu_quota(cgroup: Path) -> float | None:
+    """The CPUs the cgroup's quota allows (cgroup v2 `cpu.max`, else v1's CFS files), or
+    None without a quota."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 def prepare_metrics_directory(configured: str | None) -> Path:
-    """An empty directory for this run's metric files: the files of processes from an earlier
-    run would otherwise be summed into this one's counts."""
+    """The directory for this run's metric files, made if missing, with no metric files left
+    from an earlier run (they would be summed into this one's counts). Only those files are
+    removed: a directory given by an operator may hold other things."""
     path = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="cases-api-metrics-"))
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
     return path
 
 
@@ -56,7 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     processes = process_count(settings.api_processes if args.processes is None
                               else args.processes)
-    if processes > 1:
+    # Several processes sum their counts through files; one process keeps them in memory,
+    # unless an operator set a directory (then it is made ready either way).
+    if processes > 1 or os.environ.get(MULTIPROCESS_DIR_VARIABLE):
         os.environ[MULTIPROCESS_DIR_VARIABLE] = str(
             prepare_metrics_directory(os.environ.get(MULTIPROCESS_DIR_VARIABLE)))
 

@@ -2,8 +2,12 @@
 outside the process (no change to the code it samples), over one extra window of accepted
 actions that the throughput figures do not count.
 
-A sample whose innermost frame is a wait (the event loop's poll, a thread pool's queue, a
-database socket) is idle; the rest are grouped two ways: by the package the innermost frame
+py-spy leaves out the threads the operating system shows waiting; of the samples it takes, one
+whose innermost frame is a wait (the event loop's poll or its C core, a thread pool's queue, a
+database socket) counts as idle too. That is a picture of where the work goes, not a measure
+of CPU (the benchmark's CPU table is that): psycopg's `Connection.wait` also covers some of
+libpq's own work, and the event loop's C core some of its callbacks. The busy samples are
+grouped two ways: by the package the innermost frame
 is in (where the CPU is spent), and by the service's own functions on the stack (which of its
 steps it is spent for). The Temporal server is Go: its share is in the CPU table only.
 """

@@ -78,11 +78,12 @@ class Stack:
         assert self.client is not None, "start_server() first"
         await worker.polling(self.client, self.task_queue)
 
-    async def start(self, workers: int = 1, apis: int = 1) -> tuple[list[WorkerProc],
-                                                                    list[ApiProc]]:
-        """Start the processes side by side (each takes seconds to import), then wait for all."""
+    async def start(self, workers: int = 1, apis: int = 1, api_processes: int | None = None,
+                    ) -> tuple[list[WorkerProc], list[ApiProc]]:
+        """Start the processes side by side (each takes seconds to import), then wait for all.
+        `api_processes`: each API through its launcher with that many processes."""
         started_workers = [self.worker(f"worker-{i + 1}").start() for i in range(workers)]
-        started_apis = [self.api(f"api-{i + 1}").start() for i in range(apis)]
+        started_apis = [self.api(f"api-{i + 1}", api_processes).start() for i in range(apis)]
         await asyncio.gather(*(self.polling(w) for w in started_workers),
                              *(a.healthy() for a in started_apis))
         return started_workers, started_apis

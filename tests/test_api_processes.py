@@ -7,12 +7,14 @@ checkpoints written by both, verifies whole; every accepted action is applied on
 
 import asyncio
 import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from api.metrics import forget_dead_processes
 from api.serve import prepare_metrics_directory, process_count
 from core.audit import AuditTrail, CheckpointFile, verify_chain
 from core.db import make_engine
@@ -103,10 +105,42 @@ async def test_two_api_processes_share_one_port_one_count_and_one_audit_chain(
 
 
 async def test_the_launcher_runs_one_process_per_core_unless_told(tmp_path: Path) -> None:
+    no_cgroup = tmp_path / "none"
     assert process_count(3) == 3
-    assert process_count(0) == len(os.sched_getaffinity(0))
-    # Files left by an earlier run's processes would be summed into this run's counts.
-    stale = tmp_path / "metrics"
-    stale.mkdir()
-    (stale / "counter_1.db").write_bytes(b"old")
-    assert list(prepare_metrics_directory(str(stale)).iterdir()) == []
+    assert process_count(0, no_cgroup) == len(os.sched_getaffinity(0))
+    # A container's CPU quota (cgroup v2): 1.5 CPUs run 2 processes at most, whatever the host.
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert process_count(0, v2) == min(2, len(os.sched_getaffinity(0)))
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert process_count(0, v2) == len(os.sched_getaffinity(0))
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert process_count(0, v1) == 1
+
+
+async def test_metric_files_of_an_earlier_run_or_a_killed_process_are_not_summed(
+        tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_1.db").write_bytes(b"old")
+    (directory / "keep.txt").write_text("an operator's file")
+    assert sorted(p.name for p in prepare_metrics_directory(str(directory)).iterdir()) == \
+        ["keep.txt"], "only metric files go"
+    assert prepare_metrics_directory(str(tmp_path / "made")).is_dir()
+    # A live gauge of a process that is gone (killed, never stopped) leaves the sum.
+    gone_pid = _a_pid_that_has_ended()
+    (directory / f"gauge_livesum_{gone_pid}.db").write_bytes(b"")
+    (directory / f"gauge_livesum_{os.getpid()}.db").write_bytes(b"")
+    forget_dead_processes(directory)
+    assert sorted(p.name for p in directory.glob("gauge_*.db")) == \
+        [f"gauge_livesum_{os.getpid()}.db"]
+
+
+def _a_pid_that_has_ended() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

@@ -252,11 +252,15 @@ def test_a_cps_roles_reminder_goes_to_the_cps_area_and_names_its_person() -> Non
     assert (to_officer.area, to_officer.recipient_user) == ("north", OFFICER.user_id)
 
 
-def test_each_case_and_role_of_a_reassignment_has_its_own_request_id() -> None:
+def test_each_case_role_and_handover_of_a_reassignment_has_its_own_request_id() -> None:
     from api.handover import handover_id as _handover_id
 
-    key, reference = "k" * 60, "R" * 40
-    ids = {_handover_id(key, reference, role) for role in ("police_spoc", "prosecutor")}
-    ids |= {_handover_id(key, reference[:-1] + "S", "police_spoc")}
-    assert len(ids) == 3 and all(len(i) <= 100 for i in ids)
-    assert _handover_id(key, reference, "prosecutor") in ids  # the same again for a retry
+    key, reference, a, b, c = "k" * 60, "R" * 40, "u" * 100, "v" * 100, "w" * 100
+    ids = {_handover_id(key, a, b, reference, role) for role in ("police_spoc", "prosecutor")}
+    ids |= {_handover_id(key, a, b, reference[:-1] + "S", "police_spoc")}
+    # The same key sent again for another handover (a form resubmitted after going back, a
+    # client reusing its key): its cases are not taken for the first handover's.
+    ids |= {_handover_id(key, b, c, reference, "police_spoc")}
+    ids |= {_handover_id(key, a, c, reference, "police_spoc")}
+    assert len(ids) == 5 and all(len(i) <= 100 for i in ids)
+    assert _handover_id(key, a, b, reference, "prosecutor") in ids  # the same again for a retry

@@ -178,6 +178,55 @@ async def test_a_form_sent_twice_at_once_moves_each_case_once(api, auth, manager
         assert [h["action"] for h in history].count("assign_case_team_member") == 1
 
 
+async def test_a_form_key_used_again_for_another_handover_moves_the_cases_again(
+        api, auth, manager, team):
+    """Back in the browser after a handover, the form keeps its key: handing the cases back
+    under it is another handover, not a repeat of the first."""
+    form = await _form(manager)
+    there = await _send(manager, form, from_user=team.leaving, to_user=team.deputy,
+                        reason="annual leave")
+    assert 'data-moved="2" data-refused="0"' in there.text, there.text
+    back = await _send(manager, form, from_user=team.deputy, to_user=team.leaving,
+                       reason="back from leave")
+    assert 'data-moved="2" data-refused="0"' in back.text, back.text
+    for reference in team.cases:
+        member = (await _case(api, auth, reference))["team"]["officer_in_case"]
+        assert member["user_id"] == team.leaving
+
+
+async def test_cases_the_service_did_not_answer_for_are_not_known_and_a_resend_moves_them_once(
+        api, auth, app, client, engine, settings, team):
+    """An API that gives the case service no time at all: every case is "not known yet" (it
+    may still move), never "refused"; the page's resend, on an API that waits as it should,
+    moves each case once."""
+    hurried = create_app(settings.model_copy(update={"update_timeout_seconds": 0.001}),
+                         client, engine)
+    async with signed_in(hurried, settings, "manager", AREA, MANAGER) as impatient:
+        form = await _form(impatient)
+        unknown = await _send(impatient, form, from_user=team.leaving, to_user=team.deputy,
+                              reason="annual leave")
+    assert unknown.status_code == 200, unknown.text
+    assert 'data-moved="0" data-refused="0"' in unknown.text
+    assert "Not known yet" in unknown.text and "Refused" not in unknown.text
+    resend = re.search(r'<form method="post" action="/dashboard/handover" id="resend-form">'
+                       r'(.*?)</form>', unknown.text, re.S)
+    assert resend is not None
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                             resend.group(1)))
+    assert fields["idempotency_key"] == hidden(form, "idempotency_key")
+    assert (fields["from_user"], fields["to_user"]) == (team.leaving, team.deputy)
+    async with signed_in(app, settings, "manager", AREA, MANAGER) as patient:
+        again = await patient.post(PAGE, data=fields)
+    assert again.status_code == 200, again.text
+    assert "Not known yet" not in again.text
+    for reference in team.cases:
+        assert (await _case(api, auth, reference))["team"]["officer_in_case"]["user_id"] \
+            == team.deputy
+        history = (await api.get(f"/cases/{reference}/history",
+                                 headers=auth("manager", area=AREA))).json()
+        assert [h["action"] for h in history].count("assign_case_team_member") == 1
+
+
 async def test_anyone_but_a_manager_is_refused_and_nothing_moves(api, auth, app, settings,
                                                                 team):
     async with signed_in(app, settings, "officer_in_case", AREA, team.deputy) as officer:

@@ -1,6 +1,7 @@
 """Driving a case workflow on the time-skipping server, for the deadline tests."""
 
 import asyncio
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,24 +28,35 @@ Step = tuple[str, str, dict[str, Any]]  # role, action kind, fields over the exa
 
 # The client gives a test-server call 30 s of wall time. Skipping weeks waits for the worker to
 # finish what is in flight (a projection, a continue-as-new); on a loaded machine that can take
-# longer, so a skip is resumed from the clock where it got to rather than failing the test.
-SKIP_ATTEMPTS = 20
+# longer than that. The server goes on with a cut sleep (it locks time again once it has
+# skipped the whole of it), so the test waits for the clock rather than asking again, which
+# would unlock time a second time; only a clock that stands still all along is asked again.
+SKIP_WAIT_SECONDS = 600
+STILL_SECONDS = 30
 
 
 async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     """Advance the time-skipping server's clock by duration, however long the worker takes."""
     target = await env.get_current_time() + duration
-    for _ in range(SKIP_ATTEMPTS):
-        remaining = target - await env.get_current_time()
-        if remaining <= timedelta(0):
-            return
+    deadline = time.monotonic() + SKIP_WAIT_SECONDS
+    while True:
         try:
-            await env.sleep(remaining)
+            await env.sleep(target - await env.get_current_time())
             return
         except RPCError as error:
             if error.status not in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
                 raise
-    raise AssertionError(f"the test server's clock did not reach {target} in {SKIP_ATTEMPTS} tries")
+        seen, still_since = await env.get_current_time(), time.monotonic()
+        while seen < target and time.monotonic() - still_since < STILL_SECONDS:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the test server's clock did not reach {target} in "
+                                     f"{SKIP_WAIT_SECONDS} s")
+            await asyncio.sleep(0.5)
+            now = await env.get_current_time()
+            if now != seen:
+                seen, still_since = now, time.monotonic()
+        if seen >= target:
+            return
 
 
 class InDays:

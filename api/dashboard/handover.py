@@ -103,7 +103,10 @@ async def submit_handover(request: Request, client: TemporalDep,
         return problem(request, actor, err)
     by_id = {p.user_id: p for p in people}
     return page(request, "handover_done.html", actor, handed=handed,
-                moved=[h for h in handed if not h.refused],
+                moved=[h for h in handed if h.moved],
                 refused=[h for h in handed if h.refused],
+                not_known=[h for h in handed if h.not_known],
+                resend={"values": values, "key": key, "key_field": KEY_FIELD,
+                        "csrf": csrf_token(request, settings), "csrf_field": CSRF_FIELD},
                 from_person=by_id[wanted.from_user], to_person=by_id[wanted.body.to_user],
                 roles=wanted.body.roles)

@@ -1,6 +1,7 @@
 """A person's work over HTTP: my deadlines and my cases, and handing one person's cases to
 another in one request (leave, a move, a long absence: §6.4's succession planning)."""
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -90,6 +91,11 @@ class ReassignmentResult(BaseModel):
     moved: list[Moved] = Field(description="Every case and role handed over, with the version "
                                            "the case reached.")
     refused: list[Moved] = Field(default_factory=list)
+    not_known: list[Moved] = Field(default_factory=list, description=(
+        "Cases the case service did not answer for in time: they may still move. Send the same "
+        "request again with the Idempotency-Key below: each case moves once."))
+    idempotency_key: str = Field(description="The key this handover ran under (the one sent, "
+                                              "or the one made for a request sent without).")
 
 
 @router.post("/people/{user_id}/reassign", response_model=ReassignmentResult,
@@ -103,10 +109,13 @@ async def reassign_all(
     """Hand every open case of your area that names `user_id` to another person, in one
     request: each case records who handed it over, when and why, and its open deadlines move
     with the role. Send an Idempotency-Key to make a retry safe (each case moves once)."""
-    handed = await hand_over(http, client, settings, actor, user_id, body, idempotency_key)
+    key = idempotency_key or uuid.uuid4().hex
+    handed = await hand_over(http, client, settings, actor, user_id, body, key)
     return ReassignmentResult(
-        from_user=user_id, to_user=body.to_user,
+        from_user=user_id, to_user=body.to_user, idempotency_key=key,
         moved=[Moved(reference=h.reference, role=h.role, version=h.version)
-               for h in handed if not h.refused],
+               for h in handed if h.moved],
         refused=[Moved(reference=h.reference, role=h.role, refused=f"{h.rule}: {h.message}")
-                 for h in handed if h.refused])
+                 for h in handed if h.refused],
+        not_known=[Moved(reference=h.reference, role=h.role, refused=f"{h.rule}: {h.message}")
+                   for h in handed if h.not_known])
