@@ -8,7 +8,6 @@ assign_case_team_member action through api/acting.py as any naming does.
 
 import asyncio
 import hashlib
-import uuid
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
@@ -87,11 +86,11 @@ def handover_id(key: str, from_user: str, to_user: str, reference: str, role: st
 
 
 async def hand_over(http: Request, client: Client, settings: Settings, actor: Actor,
-                    from_user: str, body: Reassignment, key: str | None) -> list[Handed]:
+                    from_user: str, body: Reassignment, key: str) -> list[Handed]:
     """Hand every open case of the manager's area that names `from_user` (for `body.roles`,
-    or every role) to `body.to_user`. `key` makes a retry safe: each case and role moves once
-    under it. Raises the 403 of a non-manager and the 422 of a handover to the same person,
-    before any case is read."""
+    or every role) to `body.to_user`. `key` (the client's, or one made for the request) makes
+    a retry safe: each case and role moves once under it. Raises the 403 of a non-manager and
+    the 422 of a handover to the same person, before any case is read."""
     audit.note(http, action="reassign")
     if (refused := not_a_manager(actor)) is not None:
         raise refused
@@ -99,10 +98,13 @@ async def hand_over(http: Request, client: Client, settings: Settings, actor: Ac
         raise HTTPException(422, detail={"rule": "INPUT", "field": "to_user", "message": why})
     engine = http.app.state.engine
     roles = {r.value for r in body.roles} if body.roles else None
-    with Session(engine) as session:
-        held = [(ref, role) for ref, role in open_cases_naming(session, from_user, actor.area)
-                if roles is None or role in roles]
-    key = key or uuid.uuid4().hex
+
+    def naming() -> list[tuple[str, str]]:
+        with Session(engine) as session:
+            return [(ref, role) for ref, role in open_cases_naming(session, from_user, actor.area)
+                    if roles is None or role in roles]
+
+    held = await asyncio.to_thread(naming)
     gate = asyncio.Semaphore(REASSIGN_CONCURRENCY)
 
     async def one(reference: str, role: str) -> Handed:
@@ -116,9 +118,11 @@ async def hand_over(http: Request, client: Client, settings: Settings, actor: Ac
                 taken = await take_action(client, engine, settings, request)
             except HTTPException as refusal:
                 detail: dict[str, str] = refusal.detail if isinstance(refusal.detail, dict) else {}
+                if refusal.status_code == 503:  # its sentence names the case's own request id
+                    return Handed(reference, role, rule="UNAVAILABLE", not_known=True,
+                                  message=NOT_KNOWN)
                 return Handed(reference, role, rule=str(detail.get("rule", refusal.status_code)),
-                              message=detail.get("message", ""),
-                              not_known=refusal.status_code == 503)
+                              message=detail.get("message", ""))
             except RPCError:  # the case service unreachable before the action was sent
                 return Handed(reference, role, rule="UNAVAILABLE", not_known=True,
                               message=NOT_KNOWN)

@@ -17,11 +17,10 @@ from api.handover import Reassignment, same_person
 from api.workspace.form_input import control_errors, field_errors, read_form
 from api.workspace.forms import FormField, Values, humanise
 from core.profiles import list_profiles
+from models.case import TEAM_ROLES
 from models.enums import TeamRole
 from models.profiles import Absence
 from readmodel.work import open_cases_by_person
-
-TEAM_ROLES = frozenset(r.value for r in TeamRole)
 
 
 @dataclass(frozen=True)
