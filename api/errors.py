@@ -9,7 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.busy import retry_after, unavailable_detail
 from core.ended_cases import ENDED_STATUSES
-from core.temporal import is_transient
+from core.temporal import is_transient, unapplied
 from workflows.case import BUSY_ERROR_TYPE, REFUSAL_ERROR_TYPE, case_workflow_id
 
 log = logging.getLogger("api.errors")
@@ -54,6 +54,8 @@ def from_update_failure(err: WorkflowUpdateFailedError, request_id: str) -> HTTP
         return refusal_http(details["rule"], details["message"])
     if isinstance(cause, ApplicationError) and cause.type == BUSY_ERROR_TYPE:
         return try_again(request_id, "The case's history is waiting for the read model")
+    if unapplied(err):  # still, after execute_action sent it again
+        return try_again(request_id, "The case service was handing the case between workers")
     # A fault, not a refusal: logged by its kind alone (its message can quote the action).
     log.error("action failed in the workflow: %s (%s)", type(cause).__name__,
               getattr(cause, "type", None) or "no type", extra={"request_id": request_id})

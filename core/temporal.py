@@ -5,9 +5,15 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.codec import EncryptionCodec, load_keys
@@ -54,6 +60,12 @@ _TRANSIENT_PRECONDITIONS = ("Workflow Task in failed state", "limit on the total
                             _TASK_FAILED)
 
 
+# An update the server refused without applying it: its workflow task failed while the update
+# was in it (a task that moved to another worker, replaying there), so no worker took it in.
+# Nothing changed; the same request id applies it once.
+UNAPPLIED_UPDATE_FAILURES = frozenset({"UnprocessedUpdate"})
+
+
 def is_transient(err: RPCError) -> bool:
     return err.status in TRANSIENT or (err.status == RPCStatusCode.FAILED_PRECONDITION and any(
         text in str(err) for text in _TRANSIENT_PRECONDITIONS))
@@ -61,7 +73,8 @@ def is_transient(err: RPCError) -> bool:
 
 async def execute_action(handle: WorkflowHandle[Any, Any], request: ActionRequest,
                          timeout: timedelta | None = None) -> ActionResult:
-    """The case workflow's `act` update, sent again if a continue-as-new dropped it.
+    """The case workflow's `act` update, sent again if a continue-as-new dropped it or the
+    server refused it unapplied (its workflow task failed while the update was in it).
 
     With a `timeout`, gives up after that long in all (nothing polling the task queue, a worker
     too busy to take the task) with WorkflowUpdateRPCTimeoutOrCancelledError; the same request
@@ -91,5 +104,14 @@ async def _execute_action(handle: WorkflowHandle[Any, Any], request: ActionReque
                 _TASK_FAILED in str(err)
             if not (dropped or task_retried) or attempt == UPDATE_ATTEMPTS:
                 raise
-            await asyncio.sleep(0.5 * attempt)
+        except WorkflowUpdateFailedError as err:
+            if not unapplied(err) or attempt == UPDATE_ATTEMPTS:
+                raise
+        await asyncio.sleep(0.5 * attempt)
     raise AssertionError("unreachable")
+
+
+def unapplied(err: WorkflowUpdateFailedError) -> bool:
+    """The update failed before any worker applied it (UNAPPLIED_UPDATE_FAILURES)."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type in UNAPPLIED_UPDATE_FAILURES
